@@ -1,0 +1,94 @@
+"""Run OpenAI SDK code through Sequrity Control: ``client = sq.create_client()``."""
+
+from __future__ import annotations
+
+from ._client import create_async_client, create_client
+from ._routes import ENDPOINT_TYPES, PROVIDERS, EndpointType, Provider, dual_model
+from .errors import (
+    ConfigurationError,
+    HeaderTooLargeError,
+    PolicyViolation,
+    SequrityError,
+    SequrityExecutionError,
+)
+from .headers import (
+    DEFAULT_MAX_HEADER_BYTES,
+    BranchingMetaPolicy,
+    Config,
+    ContentBlocker,
+    ContentClassifier,
+    Features,
+    FsmConfig,
+    LlmOverrides,
+    LlmPrompt,
+    LlmSettings,
+    PllmPrompt,
+    Policy,
+    PolicyCode,
+    PolicyPresets,
+    PromptConfig,
+    Reasoning,
+    ResponseFormat,
+    RllmPrompt,
+    TllmPrompt,
+    headers,
+)
+from .results import (
+    CollectedStream,
+    DualLlmResult,
+    ResultError,
+    ValueMeta,
+    acollect_stream,
+    collect_stream,
+    parse_result,
+)
+from .sessions import Session, current_session, session, session_id_of
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MAX_HEADER_BYTES",
+    "ENDPOINT_TYPES",
+    "PROVIDERS",
+    "BranchingMetaPolicy",
+    "CollectedStream",
+    "Config",
+    "ConfigurationError",
+    "ContentBlocker",
+    "ContentClassifier",
+    "DualLlmResult",
+    "EndpointType",
+    "Features",
+    "FsmConfig",
+    "HeaderTooLargeError",
+    "LlmOverrides",
+    "LlmPrompt",
+    "LlmSettings",
+    "PllmPrompt",
+    "Policy",
+    "PolicyCode",
+    "PolicyPresets",
+    "PolicyViolation",
+    "PromptConfig",
+    "Provider",
+    "Reasoning",
+    "ResponseFormat",
+    "ResultError",
+    "RllmPrompt",
+    "SequrityError",
+    "SequrityExecutionError",
+    "Session",
+    "TllmPrompt",
+    "ValueMeta",
+    "__version__",
+    "acollect_stream",
+    "collect_stream",
+    "create_async_client",
+    "create_client",
+    "current_session",
+    "dual_model",
+    "headers",
+    "parse_result",
+    "session",
+    "session_id_of",
+]

@@ -1,0 +1,112 @@
+"""Providers, endpoint types and the base URL the OpenAI SDK is pointed at."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Final, Literal, get_args
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+Provider = Literal["openai", "openrouter", "anthropic", "sequrity_azure", "llama"]
+EndpointType = Literal["chat", "code", "agent", "lang-graph"]
+
+PROVIDERS: Final[tuple[Provider, ...]] = get_args(Provider)
+ENDPOINT_TYPES: Final[tuple[EndpointType, ...]] = get_args(EndpointType)
+DEFAULT_BASE_URL: Final = "https://api.sequrity.ai"
+DEFAULT_ENDPOINT_TYPE: Final[EndpointType] = "chat"
+API_VERSION: Final = "v1"
+
+# Matches what a user may have copied from a routed URL, e.g. ".../control/chat/openai/v1/".
+_CONTROL_SUFFIX = re.compile(r"/control(?:/(?P<rest>.*?))?/*$")
+
+
+@dataclass(frozen=True)
+class BaseUrl:
+    """A base URL split into the service root and whatever route it already named."""
+
+    root: str
+    endpoint_type: EndpointType | None = None
+    provider: Provider | None = None
+
+
+def check_provider(value: str, source: str) -> Provider:
+    if value not in PROVIDERS:
+        raise ConfigurationError(
+            f"{source}: unknown provider {value!r}; expected one of {', '.join(PROVIDERS)}, "
+            "or leave it unset for the default route"
+        )
+    return value  # type: ignore[return-value]
+
+
+def check_endpoint_type(value: str, source: str) -> EndpointType:
+    if value not in ENDPOINT_TYPES:
+        raise ConfigurationError(
+            f"{source}: unknown endpoint type {value!r}; expected one of {', '.join(ENDPOINT_TYPES)}"
+        )
+    return value  # type: ignore[return-value]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_base_url(url: str, source: str, *, allow_insecure_http: bool) -> BaseUrl:
+    """Validate ``url`` and strip a trailing slash or an already present ``/control/...`` route."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{source}: {url!r} is not an http(s) URL")
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"{source}: {url!r} uses plain http to a host that is not loopback, so the Sequrity "
+            "and provider keys would travel in clear text; use https, or pass "
+            "allow_insecure_http=True if the network is trusted"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"{source}: {url!r} must not carry a query or fragment")
+    path = parts.path.rstrip("/")
+    endpoint_type: EndpointType | None = None
+    provider: Provider | None = None
+    match = _CONTROL_SUFFIX.search(path)
+    if match:
+        path = path[: match.start()]
+        segments = [s for s in (match.group("rest") or "").split("/") if s]
+        if segments and segments[-1] == API_VERSION:
+            segments.pop()
+        if len(segments) > 2:
+            raise ConfigurationError(
+                f"{source}: {url!r} has a /control route this package cannot read; "
+                "give the service root, e.g. https://api.sequrity.ai"
+            )
+        if segments:
+            endpoint_type = check_endpoint_type(segments[0], source)
+        if len(segments) == 2:
+            provider = check_provider(segments[1], source)
+    root = f"{parts.scheme}://{parts.netloc}{path}"
+    return BaseUrl(root=root, endpoint_type=endpoint_type, provider=provider)
+
+
+def route_url(root: str, endpoint_type: EndpointType, provider: Provider | None) -> str:
+    """The ``base_url`` for the OpenAI SDK: ``{root}/control/{endpoint_type}/{provider?}/v1``."""
+    if provider is None:
+        return f"{root}/control/{endpoint_type}/{API_VERSION}"
+    return f"{root}/control/{endpoint_type}/{provider}/{API_VERSION}"
+
+
+def dual_model(pllm: str, qllm: str | None = None) -> str:
+    """The ``model`` value for dual-llm: planning model, then quarantined model.
+
+    ``dual_model("openai/gpt-5-mini", "openai/gpt-5-nano")`` gives
+    ``"openai/gpt-5-mini,openai/gpt-5-nano"``; one model sets both.
+    """
+    for name, value in (("pllm", pllm), ("qllm", qllm)):
+        if value is not None and (not value.strip() or "," in value):
+            raise ConfigurationError(f"dual_model(): {name} must be one non-empty model id without commas")
+    return pllm if qllm is None else f"{pllm},{qllm}"

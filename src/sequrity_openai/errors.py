@@ -1,0 +1,51 @@
+"""Exceptions raised by sequrity_openai itself.
+
+HTTP failures keep the stock ``openai`` exception classes (``openai.RateLimitError`` and
+friends); only configuration problems and dual-llm execution outcomes have classes here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .results import DualLlmResult
+
+__all__ = [
+    "ConfigurationError",
+    "HeaderTooLargeError",
+    "PolicyViolation",
+    "SequrityError",
+    "SequrityExecutionError",
+]
+
+
+class SequrityError(Exception):
+    """Base class of every exception this package raises."""
+
+
+class ConfigurationError(SequrityError, ValueError):
+    """An argument or environment variable cannot configure a client.
+
+    The message names the argument or variable; it never contains a key.
+    """
+
+
+class HeaderTooLargeError(ConfigurationError):
+    """The Sequrity headers would exceed the request-head size limit."""
+
+
+class SequrityExecutionError(SequrityError):
+    """A dual-llm program finished with ``status: failure``."""
+
+    def __init__(self, message: str, *, result: DualLlmResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+    @property
+    def code(self) -> str | None:
+        return self.result.error.code if self.result.error else None
+
+
+class PolicyViolation(SequrityExecutionError):
+    """A security policy denied a tool call or the final answer."""
