@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+SEQURITY_ENV = (
+    "SEQURITY_API_KEY",
+    "SEQURITY_LLM_API_KEY",
+    "SEQURITY_PROVIDER",
+    "SEQURITY_ENDPOINT_TYPE",
+    "SEQURITY_BASE_URL",
+    "SEQURITY_FEATURES",
+    "SEQURITY_POLICY",
+    "SEQURITY_CONFIG",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+    "OPENAI_CUSTOM_HEADERS",
+    "OPENROUTER_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "SEQURITY_AZURE_API_KEY",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts without the variables this package or the SDK would read."""
+    for name in SEQURITY_ENV:
+        monkeypatch.delenv(name, raising=False)
+    yield
