@@ -1,0 +1,80 @@
+"""The ``fake-server`` and ``demo`` commands: both run the local stand-in, FakeSequrity."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_commands"]
+
+INSTALL_HINT = 'the local stand-in needs the testing extra: pip install "sequrity-openai[testing]"'
+
+
+def _fake_class() -> Any:
+    """``FakeSequrity``, or ``None`` when the testing extra is not installed."""
+    try:
+        from .testing import FakeSequrity
+    except ImportError as exc:
+        if getattr(exc, "name", None) in ("werkzeug", "sequrity_openai.testing") or "werkzeug" in str(exc):
+            return None
+        raise
+    return FakeSequrity
+
+
+def _fake_server(args: argparse.Namespace) -> int:
+    from . import cli
+
+    fake_class = _fake_class()
+    if fake_class is None:
+        cli._error(INSTALL_HINT)
+        return cli.EXIT_USAGE
+    try:
+        fake = fake_class(host=args.host, port=args.port, api_key=args.api_key)
+    except OSError as exc:
+        cli._error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        return cli.EXIT_FAILURE
+    print(f"FakeSequrity, a local stand-in of Sequrity Control, listening on {fake.url}", flush=True)
+    print("Point a client at it with:", flush=True)
+    print(f"  export SEQURITY_BASE_URL={fake.url}", flush=True)
+    print(f"  export SEQURITY_API_KEY={args.api_key}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        fake.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+    print("stopped", flush=True)
+    return cli.EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from . import _cli_demo
+
+    return _cli_demo.run(offline=args.offline, fake_class_loader=_fake_class)
+
+
+def add_commands(commands: Any) -> None:
+    fake = commands.add_parser(
+        "fake-server",
+        help="run FakeSequrity, a local stand-in of Sequrity Control, in the foreground",
+        description="Serve FakeSequrity until Ctrl-C, for non-Python clients and manual trials. "
+        'Needs pip install "sequrity-openai[testing]".',
+    )
+    fake.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    fake.add_argument("--port", type=int, default=8765, help="port to listen on, 0 for any free port (8765)")
+    fake.add_argument(
+        "--api-key", default="sq-test-key", help="bearer the fake accepts (sq-test-key; not a real key)"
+    )
+    fake.set_defaults(handler=_fake_server)
+
+    demo = commands.add_parser(
+        "demo",
+        help="walk through chats, streaming, tools, a denial and sessions",
+        description="Without SEQURITY_API_KEY, run the walk-through against a local stand-in started in this "
+        "process. With it, print the commands that do the same against the service.",
+    )
+    demo.add_argument(
+        "--offline", action="store_true", help="use the local stand-in even if SEQURITY_API_KEY is set"
+    )
+    demo.set_defaults(handler=_demo)
