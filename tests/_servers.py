@@ -157,7 +157,9 @@ class SessionServer:
                 self._record(request, body, "", "error")
                 return _error(503, "temporarily unavailable")
         sent = request.headers.get("X-Session-ID")
-        last_is_tool = bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
+        last_is_tool = (
+            bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
+        )
         if sent:
             session, how = sent, "header"
         elif (found := _tool_session(messages)) is not None:
@@ -202,7 +204,9 @@ class SessionServer:
             ],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         }
-        return Response(json.dumps(completion), headers={"X-Session-ID": session}, mimetype="application/json")
+        return Response(
+            json.dumps(completion), headers={"X-Session-ID": session}, mimetype="application/json"
+        )
 
 
 def _document(session: str, turn: int, text: str, how: str) -> str:
@@ -230,7 +234,12 @@ def _error(status: int, detail: str) -> Response:
 
 
 def _sse(model: str, content: str | None, tool_calls: list[dict[str, Any]] | None) -> Iterator[bytes]:
-    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": 0, "model": model}
+    base = {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+    }
 
     def event(delta: dict[str, Any], finish: str | None = None) -> bytes:
         chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
@@ -243,7 +252,11 @@ def _sse(model: str, content: str | None, tool_calls: list[dict[str, Any]] | Non
             yield event({"content": content[start : start + 7]})
     for index, call in enumerate(tool_calls or []):
         yield event(
-            {"tool_calls": [{"index": index, "id": call["id"], "type": "function", "function": {"name": "lookup"}}]}
+            {
+                "tool_calls": [
+                    {"index": index, "id": call["id"], "type": "function", "function": {"name": "lookup"}}
+                ]
+            }
         )
         arguments = call["function"]["arguments"]
         half = len(arguments) // 2

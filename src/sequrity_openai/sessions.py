@@ -7,6 +7,8 @@ each see their own conversation. The HTTP hooks in ``_hooks`` read and update th
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any
@@ -26,24 +28,41 @@ class Session:
     (including a rotation by the server). Pass ``session_id=`` to resume a stored one.
     """
 
-    __slots__ = ("_tokens", "id")
+    __slots__ = ("_lock", "_tokens", "id")
 
     def __init__(self, session_id: str | None = None) -> None:
         if session_id is not None:
-            from .headers import check_header_value
+            from .errors import ConfigurationError
+            from .headers import build_headers
 
-            check_header_value(session_id, "session_id")
+            if not isinstance(session_id, str):
+                raise ConfigurationError(f"session_id must be a str, got {type(session_id).__name__}")
+            build_headers(session_id=session_id)  # rejects "" and what cannot go in a header
         self.id: str | None = session_id
         self._tokens: list[Token[Session | None]] = []
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Session:
-        self._tokens.append(_current.set(self))
+        token = _current.set(self)
+        with self._lock:
+            self._tokens.append(token)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        _current.reset(self._tokens.pop())
+        # One Session object may be entered by several tasks or threads at once (a stored
+        # conversation resumed from two places), so exits need not come in LIFO order: reset
+        # the newest token that belongs to the current context.
+        with self._lock:
+            for index in range(len(self._tokens) - 1, -1, -1):
+                try:
+                    _current.reset(self._tokens[index])
+                except ValueError:  # created in another task's or thread's context
+                    continue
+                del self._tokens[index]
+                return
+        raise RuntimeError("sq.session() scope exited in a different context from the one that entered it")
 
     async def __aenter__(self) -> Session:
         return self.__enter__()
@@ -72,6 +91,13 @@ def _from_tool_call_id(value: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _get(obj: object, name: str) -> Any:
+    try:
+        return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+    except Exception:  # an exotic object whose attribute access fails carries no session
+        return None
+
+
 def _from_headers(headers: Any) -> str | None:
     try:
         value = headers.get("x-session-id")
@@ -83,23 +109,32 @@ def _from_headers(headers: Any) -> str | None:
 def session_id_of(obj: object) -> str | None:
     """The Sequrity session id carried by ``obj``, or ``None``.
 
-    Accepts a tool call id string, a ChatCompletion or message (from its tool call ids),
-    a Responses ``Response`` (from function call ids), a raw or streaming response, a
-    ``Stream``, or a result of :func:`sequrity_openai.collect_stream` (from the header).
+    Accepts a tool call id string; a ChatCompletion, a message, a tool call or a tool message
+    (objects or their dicts), or a list of messages (from tool call ids, newest first); a
+    Responses ``Response`` (from function call ids); a raw or streaming response, a ``Stream``,
+    or a result of :func:`sequrity_openai.collect_stream` (from the header); a :class:`Session`.
     """
     if isinstance(obj, str):
         return _from_tool_call_id(obj)
-    direct = getattr(obj, "session_id", None)
+    if isinstance(obj, Session):
+        return obj.id
+    if isinstance(obj, (list, tuple)):
+        for item in reversed(obj):
+            found = session_id_of(item)
+            if found:
+                return found
+        return None
+    direct = _get(obj, "session_id")
     if isinstance(direct, str) and direct:
         return direct
-    headers = getattr(obj, "headers", None)
+    headers = _get(obj, "headers")
     if headers is not None:
         found = _from_headers(headers)
         if found:
             return found
-    response = getattr(obj, "response", None)
-    if response is not None and getattr(response, "headers", None) is not None:
-        found = _from_headers(response.headers)
+    response = _get(obj, "response")
+    if response is not None:
+        found = _from_headers(_get(response, "headers"))
         if found:
             return found
     for call_id in _tool_call_ids(obj):
@@ -110,20 +145,18 @@ def session_id_of(obj: object) -> str | None:
 
 
 def _tool_call_ids(obj: object) -> list[str]:
-    ids: list[str] = []
-    messages: list[Any] = []
-    choices = getattr(obj, "choices", None)
+    """Candidate ids in ``obj``, most recent first."""
+    holders: list[Any] = [obj]
+    choices = _get(obj, "choices")
     if isinstance(choices, list):
-        messages = [getattr(c, "message", None) for c in choices]
-    elif hasattr(obj, "tool_calls"):
-        messages = [obj]
-    for message in messages:
-        for call in getattr(message, "tool_calls", None) or []:
-            call_id = getattr(call, "id", None)
-            if isinstance(call_id, str):
-                ids.append(call_id)
-    for item in getattr(obj, "output", None) or []:
-        call_id = getattr(item, "call_id", None)
-        if isinstance(call_id, str):
-            ids.append(call_id)
-    return ids
+        holders += [_get(c, "message") for c in choices]
+    output = _get(obj, "output")
+    if isinstance(output, list):
+        holders += output
+    ids: list[str] = []
+    for holder in holders:
+        calls = _get(holder, "tool_calls")
+        for call in reversed(calls) if isinstance(calls, list) else ():
+            ids.append(_get(call, "id"))
+        ids += [_get(holder, name) for name in ("tool_call_id", "call_id", "id")]
+    return [i for i in ids if isinstance(i, str)]
