@@ -6,7 +6,9 @@ import json
 from typing import Any
 
 
-def completion(content: str | None = "hello", *, tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def completion(
+    content: str | None = "hello", *, tool_calls: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if tool_calls:
         message["tool_calls"] = tool_calls
@@ -15,7 +17,9 @@ def completion(content: str | None = "hello", *, tool_calls: list[dict[str, Any]
         "object": "chat.completion",
         "created": 1700000000,
         "model": "test-model",
-        "choices": [{"index": 0, "finish_reason": "tool_calls" if tool_calls else "stop", "message": message}],
+        "choices": [
+            {"index": 0, "finish_reason": "tool_calls" if tool_calls else "stop", "message": message}
+        ],
         "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
     }
 
@@ -62,7 +66,11 @@ def chunk(content: str | None = None, *, finish_reason: str | None = None) -> di
 def response_events(text: str) -> str:
     done = response_object(text)
     events = [
-        {"type": "response.created", "sequence_number": 0, "response": {**done, "status": "in_progress", "output": []}},
+        {
+            "type": "response.created",
+            "sequence_number": 0,
+            "response": {**done, "status": "in_progress", "output": []},
+        },
         {
             "type": "response.output_text.delta",
             "sequence_number": 1,

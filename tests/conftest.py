@@ -1,9 +1,5 @@
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
 SEQURITY_ENV = (
@@ -27,8 +23,7 @@ SEQURITY_ENV = (
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts without the variables this package or the SDK would read."""
     for name in SEQURITY_ENV:
         monkeypatch.delenv(name, raising=False)
-    yield

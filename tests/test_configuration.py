@@ -7,10 +7,10 @@ import re
 from typing import Any
 
 import pytest
-from _payloads import completion
 from pytest_httpserver import HTTPServer
 
 import sequrity_openai as sq
+from _payloads import completion
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 
@@ -34,9 +34,21 @@ PRECEDENCE = [
     ("llm_api_key", "SEQURITY_LLM_API_KEY", "llm-arg", "llm-env", lambda h: h.get("x-api-key")),
     ("provider", "SEQURITY_PROVIDER", "openai", "anthropic", lambda h: h["path"].split("/")[3]),
     ("endpoint_type", "SEQURITY_ENDPOINT_TYPE", "code", "agent", lambda h: h["path"].split("/")[2]),
-    ("features", "SEQURITY_FEATURES", "dual-llm", '{"agent_arch":"single-llm"}', lambda h: h.get("x-features")),
+    (
+        "features",
+        "SEQURITY_FEATURES",
+        "dual-llm",
+        '{"agent_arch":"single-llm"}',
+        lambda h: h.get("x-features"),
+    ),
     ("policy", "SEQURITY_POLICY", {"mode": "strict"}, '{"mode":"custom"}', lambda h: h.get("x-policy")),
-    ("config", "SEQURITY_CONFIG", {"fsm": {"max_n_turns": 3}}, '{"fsm":{"max_n_turns":9}}', lambda h: h.get("x-config")),
+    (
+        "config",
+        "SEQURITY_CONFIG",
+        {"fsm": {"max_n_turns": 3}},
+        '{"fsm":{"max_n_turns":9}}',
+        lambda h: h.get("x-config"),
+    ),
 ]
 EXPECTED = {
     "api_key": ("sq-arg", "sq-env"),
@@ -57,9 +69,17 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-@pytest.mark.parametrize(("arg", "var", "arg_value", "env_value", "read"), PRECEDENCE, ids=[p[0] for p in PRECEDENCE])
+@pytest.mark.parametrize(
+    ("arg", "var", "arg_value", "env_value", "read"), PRECEDENCE, ids=[p[0] for p in PRECEDENCE]
+)
 def test_argument_beats_environment_beats_default(
-    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, arg: str, var: str, arg_value: Any, env_value: str, read: Any
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+    arg: str,
+    var: str,
+    arg_value: Any,
+    env_value: str,
+    read: Any,
 ) -> None:
     base = {"api_key": "sq-base"} if arg != "api_key" else {}
     from_arg, from_env = EXPECTED[arg]
@@ -76,7 +96,9 @@ def test_argument_beats_environment_beats_default(
 
 def test_base_url_precedence(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEQURITY_BASE_URL", "https://env.example.test")
-    assert str(sq.create_client(api_key="k", base_url=httpserver.url_for("/")).base_url).startswith(httpserver.url_for("/"))
+    assert str(sq.create_client(api_key="k", base_url=httpserver.url_for("/")).base_url).startswith(
+        httpserver.url_for("/")
+    )
     assert str(sq.create_client(api_key="k").base_url) == "https://env.example.test/control/chat/v1/"
     monkeypatch.delenv("SEQURITY_BASE_URL")
     assert str(sq.create_client(api_key="k").base_url) == "https://api.sequrity.ai/control/chat/v1/"
@@ -107,7 +129,9 @@ def test_provider_key_fallback(
     assert "x-api-key" not in _sent(httpserver, api_key="k", provider=provider, llm_api_key="")
 
 
-def test_provider_keys_of_other_providers_are_not_sent(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_provider_keys_of_other_providers_are_not_sent(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant")
     assert _sent(httpserver, api_key="k", provider="llama").get("x-api-key") is None
@@ -150,19 +174,47 @@ def test_missing_key_never_falls_back_to_openai_key(monkeypatch: pytest.MonkeyPa
     ("kwargs", "env", "pattern"),
     [
         ({"provider": "azure"}, {}, r"argument provider: unknown provider 'azure'"),
-        ({}, {"SEQURITY_PROVIDER": "gemini"}, r"environment variable SEQURITY_PROVIDER: unknown provider 'gemini'"),
+        (
+            {},
+            {"SEQURITY_PROVIDER": "gemini"},
+            r"environment variable SEQURITY_PROVIDER: unknown provider 'gemini'",
+        ),
         ({"endpoint_type": "embeddings"}, {}, r"argument endpoint_type: unknown endpoint type"),
         ({}, {"SEQURITY_ENDPOINT_TYPE": "x"}, r"environment variable SEQURITY_ENDPOINT_TYPE"),
-        ({}, {"SEQURITY_FEATURES": "{not json"}, r"environment variable SEQURITY_FEATURES: invalid X-Features"),
+        (
+            {},
+            {"SEQURITY_FEATURES": "{not json"},
+            r"environment variable SEQURITY_FEATURES: invalid X-Features",
+        ),
         ({}, {"SEQURITY_FEATURES": '{"agent_arch":"triple-llm"}'}, r"SEQURITY_FEATURES.*agent_arch"),
         ({}, {"SEQURITY_POLICY": '{"mode":"lenient"}'}, r"environment variable SEQURITY_POLICY.*mode"),
         ({}, {"SEQURITY_POLICY": "[1,2]"}, r"SEQURITY_POLICY: invalid X-Policy"),
-        ({}, {"SEQURITY_CONFIG": '{"fsm":{"max_n_turn":3}}'}, r"SEQURITY_CONFIG.*fsm.max_n_turn.*Extra inputs"),
-        ({"config": {"fsm": {"max_n_turns": 0}}}, {}, r"argument config.*fsm.max_n_turns.*greater than or equal to 1"),
-        ({"config": sq.Config.dual_llm(max_n_turns=2).model_dump() | {"fsm": {"max_pllm_steps": 0}}}, {}, r"max_pllm_steps"),
-        ({"features": {"content_classifiers": [{"name": "pii_redaction", "threshold": 1.5}]}}, {}, r"threshold"),
+        (
+            {},
+            {"SEQURITY_CONFIG": '{"fsm":{"max_n_turn":3}}'},
+            r"SEQURITY_CONFIG.*fsm.max_n_turn.*Extra inputs",
+        ),
+        (
+            {"config": {"fsm": {"max_n_turns": 0}}},
+            {},
+            r"argument config.*fsm.max_n_turns.*greater than or equal to 1",
+        ),
+        (
+            {"config": sq.Config.dual_llm(max_n_turns=2).model_dump() | {"fsm": {"max_pllm_steps": 0}}},
+            {},
+            r"max_pllm_steps",
+        ),
+        (
+            {"features": {"content_classifiers": [{"name": "pii_redaction", "threshold": 1.5}]}},
+            {},
+            r"threshold",
+        ),
         ({"features": 42}, {}, r"argument features: expected sq.Features, a dict or a JSON string, got int"),
-        ({"policy": '{"presets": {"default_allow": "maybe"}}'}, {}, r"argument policy.*presets.default_allow"),
+        (
+            {"policy": '{"presets": {"default_allow": "maybe"}}'},
+            {},
+            r"argument policy.*presets.default_allow",
+        ),
     ],
 )
 def test_bad_settings_fail_at_construction_naming_the_source(
@@ -217,7 +269,9 @@ def test_non_ascii_key_is_refused_without_echo() -> None:
     assert "secr" not in str(info.value)
 
 
-@pytest.mark.parametrize("url", ["http://api.sequrity.ai", "http://10.0.0.5:8080", "http://my-gateway.internal/"])
+@pytest.mark.parametrize(
+    "url", ["http://api.sequrity.ai", "http://10.0.0.5:8080", "http://my-gateway.internal/"]
+)
 def test_plain_http_to_a_remote_host_is_refused(url: str) -> None:
     with pytest.raises(sq.ConfigurationError, match="allow_insecure_http=True"):
         sq.create_client(api_key="k", base_url=url)
@@ -225,7 +279,9 @@ def test_plain_http_to_a_remote_host_is_refused(url: str) -> None:
     assert str(client.base_url).startswith("http://")
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9", "http://127.8.9.10"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9", "http://127.8.9.10"]
+)
 def test_plain_http_to_loopback_is_fine(url: str) -> None:
     assert str(sq.create_client(api_key="k", base_url=url).base_url).startswith(url)
 
@@ -238,7 +294,9 @@ def test_malformed_base_url(url: str) -> None:
 
 def test_oversized_headers_are_refused_with_the_way_out(httpserver: HTTPServer) -> None:
     big_policy = sq.Policy.dual_llm(codes="// " + "x" * 20_000)
-    with pytest.raises(sq.HeaderTooLargeError, match=r"over the limit of 16384 bytes.*max_header_bytes") as info:
+    with pytest.raises(
+        sq.HeaderTooLargeError, match=r"over the limit of 16384 bytes.*max_header_bytes"
+    ) as info:
         sq.create_client(api_key="k", policy=big_policy)
     assert "X-Policy" in str(info.value)
     with pytest.raises(sq.HeaderTooLargeError):
@@ -258,7 +316,9 @@ def test_non_ascii_policy_is_escaped_not_an_encode_error(httpserver: HTTPServer)
 
 def test_same_header_given_twice_is_an_error_not_a_silent_drop() -> None:
     with pytest.raises(sq.ConfigurationError, match="X-Features is given twice"):
-        sq.create_client(api_key="k", features="dual-llm", default_headers={"X-Features": '{"agent_arch":"single-llm"}'})
+        sq.create_client(
+            api_key="k", features="dual-llm", default_headers={"X-Features": '{"agent_arch":"single-llm"}'}
+        )
 
 
 def test_default_headers_beat_environment(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:

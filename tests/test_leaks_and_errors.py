@@ -9,11 +9,11 @@ from typing import Any
 
 import openai
 import pytest
-from _payloads import completion
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 import sequrity_openai as sq
+from _payloads import completion
 from sequrity_openai._settings import resolve_settings
 
 SQ_KEY = "sq-live-0123456789abcdef"
@@ -25,7 +25,9 @@ def _headers(httpserver: HTTPServer) -> dict[str, str]:
     return {k.lower(): v for k, v in httpserver.log[-1][0].headers.items()}
 
 
-def test_openai_account_headers_are_not_sent_to_sequrity(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_openai_account_headers_are_not_sent_to_sequrity(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPENAI_ORG_ID", "org-secret")
     monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-secret")
     httpserver.expect_request(re.compile(".*")).respond_with_json(completion())
@@ -36,7 +38,9 @@ def test_openai_account_headers_are_not_sent_to_sequrity(httpserver: HTTPServer,
     client.chat.completions.create(model="m", messages=MESSAGES)
     assert "openai-organization" not in _headers(httpserver)
     assert "openai-project" not in _headers(httpserver)
-    explicit = sq.create_client(api_key=SQ_KEY, base_url=httpserver.url_for("/"), organization="org-mine", project="p")
+    explicit = sq.create_client(
+        api_key=SQ_KEY, base_url=httpserver.url_for("/"), organization="org-mine", project="p"
+    )
     explicit.chat.completions.create(model="m", messages=MESSAGES)
     assert _headers(httpserver)["openai-organization"] == "org-mine"
     assert _headers(httpserver)["openai-project"] == "p"
@@ -48,7 +52,9 @@ def test_openai_custom_headers_do_not_replace_the_sequrity_bearer(
     monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "Authorization: Bearer sk-openai-key\nX-Corp-Proxy: token")
     httpserver.expect_request(re.compile(".*")).respond_with_json(completion())
     for make in (sq.create_client,):
-        make(api_key=SQ_KEY, base_url=httpserver.url_for("/")).chat.completions.create(model="m", messages=MESSAGES)
+        make(api_key=SQ_KEY, base_url=httpserver.url_for("/")).chat.completions.create(
+            model="m", messages=MESSAGES
+        )
         sent = _headers(httpserver)
         assert sent["authorization"] == f"Bearer {SQ_KEY}"
         assert "x-corp-proxy" not in sent
@@ -68,7 +74,9 @@ def test_no_key_in_repr_str_or_logs(
     shown = repr(settings) + str(settings) + repr(settings.explain())
     assert SQ_KEY not in shown and LLM_KEY not in shown
     assert "****cdef" in shown  # masked, still recognisable
-    httpserver.expect_request(re.compile(".*")).respond_with_json(completion(), headers={"X-Session-ID": "s" * 36})
+    httpserver.expect_request(re.compile(".*")).respond_with_json(
+        completion(), headers={"X-Session-ID": "s" * 36}
+    )
     caplog.set_level(logging.DEBUG)
     client = sq.create_client(provider="openai", base_url=httpserver.url_for("/"))
     with sq.session() as scope:
@@ -110,7 +118,9 @@ def test_configuration_errors_never_contain_keys(monkeypatch: pytest.MonkeyPatch
         (503, openai.InternalServerError),
     ],
 )
-def test_detail_reaches_str_and_class_is_kept(httpserver: HTTPServer, status: int, cls: type[Exception]) -> None:
+def test_detail_reaches_str_and_class_is_kept(
+    httpserver: HTTPServer, status: int, cls: type[Exception]
+) -> None:
     detail = f"X-Policy: presets.mode rejected (status {status})"
     httpserver.expect_request(re.compile(".*")).respond_with_json({"detail": detail}, status=status)
     stock = openai.OpenAI(api_key="x", base_url=httpserver.url_for("/control/chat/v1"), max_retries=0)
@@ -155,7 +165,9 @@ def test_error_text_echoing_a_key_is_redacted(httpserver: HTTPServer) -> None:
     httpserver.expect_request(re.compile(".*")).respond_with_json(
         {"detail": f"invalid key {SQ_KEY} for provider key {LLM_KEY}"}, status=401
     )
-    client = sq.create_client(api_key=SQ_KEY, llm_api_key=LLM_KEY, base_url=httpserver.url_for("/"), max_retries=0)
+    client = sq.create_client(
+        api_key=SQ_KEY, llm_api_key=LLM_KEY, base_url=httpserver.url_for("/"), max_retries=0
+    )
     with pytest.raises(openai.AuthenticationError) as info:
         client.chat.completions.create(model="m", messages=MESSAGES)
     shown = str(info.value) + repr(info.value) + json.dumps(info.value.body)
@@ -176,7 +188,9 @@ def test_non_json_and_openai_style_errors_are_left_alone(httpserver: HTTPServer)
         client.chat.completions.create(model="m", messages=MESSAGES)
 
 
-def _attempts(httpserver: HTTPServer, make: Any, statuses: list[int], headers: dict[str, str]) -> tuple[type, int]:
+def _attempts(
+    httpserver: HTTPServer, make: Any, statuses: list[int], headers: dict[str, str]
+) -> tuple[type, int]:
     httpserver.clear()
     remaining = list(statuses)
 
@@ -184,7 +198,9 @@ def _attempts(httpserver: HTTPServer, make: Any, statuses: list[int], headers: d
         status = remaining.pop(0) if remaining else 200
         if status == 200:
             return Response(json.dumps(completion()), content_type="application/json")
-        return Response(json.dumps({"detail": "busy"}), status=status, content_type="application/json", headers=headers)
+        return Response(
+            json.dumps({"detail": "busy"}), status=status, content_type="application/json", headers=headers
+        )
 
     httpserver.expect_request(re.compile(".*")).respond_with_handler(answer)
     try:
@@ -207,7 +223,9 @@ def _attempts(httpserver: HTTPServer, make: Any, statuses: list[int], headers: d
         ([400], {}),
     ],
 )
-def test_retries_match_the_stock_sdk(httpserver: HTTPServer, statuses: list[int], headers: dict[str, str]) -> None:
+def test_retries_match_the_stock_sdk(
+    httpserver: HTTPServer, statuses: list[int], headers: dict[str, str]
+) -> None:
     def stock() -> openai.OpenAI:
         return openai.OpenAI(api_key="x", base_url=httpserver.url_for("/control/chat/v1"), max_retries=2)
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from _payloads import completion
 from pytest_httpserver import HTTPServer
 
 import sequrity_openai as sq
+from _payloads import completion
 
 official = pytest.importorskip("sequrity.control.types.headers")
 
@@ -25,7 +25,10 @@ SET_FIELDS = ("producers", "tags", "consumers")
 def _normalise(value: Any) -> Any:
     """Sets become lists in an arbitrary order; compare them as sorted lists."""
     if isinstance(value, dict):
-        return {k: sorted(v) if k in SET_FIELDS and isinstance(v, list) else _normalise(v) for k, v in value.items()}
+        return {
+            k: sorted(v) if k in SET_FIELDS and isinstance(v, list) else _normalise(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_normalise(v) for v in value]
     return value
@@ -87,7 +90,10 @@ opt_bool = st.none() | st.booleans()
     )
 )
 def test_dual_llm_policy_matches_official(kwargs: dict[str, Any]) -> None:
-    _same(sq.Policy.dual_llm(**kwargs).to_header(), official.SecurityPolicyHeader.dual_llm(**kwargs).dump_for_headers())
+    _same(
+        sq.Policy.dual_llm(**kwargs).to_header(),
+        official.SecurityPolicyHeader.dual_llm(**kwargs).dump_for_headers(),
+    )
 
 
 @given(
@@ -106,7 +112,8 @@ def test_dual_llm_policy_matches_official(kwargs: dict[str, Any]) -> None:
 )
 def test_single_llm_policy_matches_official(kwargs: dict[str, Any]) -> None:
     _same(
-        sq.Policy.single_llm(**kwargs).to_header(), official.SecurityPolicyHeader.single_llm(**kwargs).dump_for_headers()
+        sq.Policy.single_llm(**kwargs).to_header(),
+        official.SecurityPolicyHeader.single_llm(**kwargs).dump_for_headers(),
     )
 
 
@@ -143,7 +150,10 @@ def test_single_llm_config_matches_official(kwargs: dict[str, Any]) -> None:
             "disable_rllm": opt_bool,
             "enable_multistep_planning": opt_bool,
             "enabled_internal_tools": st.none()
-            | st.lists(st.sampled_from(["parse_with_ai", "verify_hypothesis", "set_policy", "complete_turn"]), max_size=4),
+            | st.lists(
+                st.sampled_from(["parse_with_ai", "verify_hypothesis", "set_policy", "complete_turn"]),
+                max_size=4,
+            ),
             "prune_failed_steps": opt_bool,
             "force_to_cache": st.none() | st.lists(st.text(max_size=10), max_size=3),
             "max_pllm_steps": positive,
@@ -161,7 +171,8 @@ def test_single_llm_config_matches_official(kwargs: dict[str, Any]) -> None:
 )
 def test_dual_llm_config_matches_official(kwargs: dict[str, Any]) -> None:
     _same(
-        sq.Config.dual_llm(**kwargs).to_header(), official.FineGrainedConfigHeader.dual_llm(**kwargs).dump_for_headers()
+        sq.Config.dual_llm(**kwargs).to_header(),
+        official.FineGrainedConfigHeader.dual_llm(**kwargs).dump_for_headers(),
     )
 
 
@@ -177,7 +188,9 @@ def test_wire_headers_match_official_builder(httpserver: HTTPServer) -> None:
     from sequrity.control._constants import build_sequrity_headers
 
     features = sq.Features.dual_llm(toxicity_filter=True, url_blocker=True)
-    policy = sq.Policy.dual_llm(codes='tool "a" { hard deny when true; }', branching_meta_policy_tags={"x", "y"})
+    policy = sq.Policy.dual_llm(
+        codes='tool "a" { hard deny when true; }', branching_meta_policy_tags={"x", "y"}
+    )
     config = sq.Config.dual_llm(max_n_turns=3, include_program=True)
     expected = build_sequrity_headers(
         "sq-key",
@@ -186,11 +199,11 @@ def test_wire_headers_match_official_builder(httpserver: HTTPServer) -> None:
         policy=official.SecurityPolicyHeader.dual_llm(
             codes='tool "a" { hard deny when true; }', branching_meta_policy_tags={"x", "y"}
         ).dump_for_headers(),
-        config=official.FineGrainedConfigHeader.dual_llm(max_n_turns=3, include_program=True).dump_for_headers(),
+        config=official.FineGrainedConfigHeader.dual_llm(
+            max_n_turns=3, include_program=True
+        ).dump_for_headers(),
     )
-    httpserver.expect_request("/control/chat/openai/v1/chat/completions").respond_with_json(
-        completion()
-    )
+    httpserver.expect_request("/control/chat/openai/v1/chat/completions").respond_with_json(completion())
     client = sq.create_client(
         api_key="sq-key",
         llm_api_key="llm-key",

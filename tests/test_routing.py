@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from _payloads import chunk, completion, response_events, response_object, sse
 from pytest_httpserver import HTTPServer
 
 import sequrity_openai as sq
+from _payloads import chunk, completion, response_events, response_object, sse
 from sequrity_openai._routes import ENDPOINT_TYPES, PROVIDERS
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -20,28 +20,35 @@ def _prefix(endpoint_type: str, provider: str | None) -> str:
 
 
 def _serve_all(httpserver: HTTPServer, prefix: str) -> None:
-    httpserver.expect_request(f"{prefix}/chat/completions", json={"model": "m", "messages": MESSAGES}).respond_with_json(
-        completion("plain")
-    )
+    httpserver.expect_request(
+        f"{prefix}/chat/completions", json={"model": "m", "messages": MESSAGES}
+    ).respond_with_json(completion("plain"))
     httpserver.expect_request(
         f"{prefix}/chat/completions", json={"model": "m", "messages": MESSAGES, "stream": True}
-    ).respond_with_data(sse([chunk("str"), chunk("eam"), chunk(finish_reason="stop")]), content_type="text/event-stream")
+    ).respond_with_data(
+        sse([chunk("str"), chunk("eam"), chunk(finish_reason="stop")]), content_type="text/event-stream"
+    )
     httpserver.expect_request(f"{prefix}/responses", json={"model": "m", "input": "hi"}).respond_with_json(
         response_object("resp")
     )
-    httpserver.expect_request(f"{prefix}/responses", json={"model": "m", "input": "hi", "stream": True}).respond_with_data(
-        response_events("rstream"), content_type="text/event-stream"
-    )
+    httpserver.expect_request(
+        f"{prefix}/responses", json={"model": "m", "input": "hi", "stream": True}
+    ).respond_with_data(response_events("rstream"), content_type="text/event-stream")
 
 
 @pytest.mark.parametrize(("endpoint_type", "provider"), ROUTES)
 def test_sync_paths(httpserver: HTTPServer, endpoint_type: str, provider: str | None) -> None:
     prefix = _prefix(endpoint_type, provider)
     _serve_all(httpserver, prefix)
-    client = sq.create_client(api_key="k", base_url=httpserver.url_for("/"), endpoint_type=endpoint_type, provider=provider)
+    client = sq.create_client(
+        api_key="k", base_url=httpserver.url_for("/"), endpoint_type=endpoint_type, provider=provider
+    )
     assert str(client.base_url).rstrip("/").endswith(prefix)
     assert client.chat.completions.create(model="m", messages=MESSAGES).choices[0].message.content == "plain"  # type: ignore[arg-type]
-    text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(model="m", messages=MESSAGES, stream=True))  # type: ignore[arg-type]
+    text = "".join(
+        c.choices[0].delta.content or ""
+        for c in client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    )  # type: ignore[arg-type]
     assert text == "stream"
     assert client.responses.create(model="m", input="hi").output_text == "resp"
     events = list(client.responses.create(model="m", input="hi", stream=True))
@@ -54,7 +61,9 @@ def test_sync_paths(httpserver: HTTPServer, endpoint_type: str, provider: str | 
     ]
 
 
-@pytest.mark.parametrize(("endpoint_type", "provider"), [("chat", None), ("code", "openai"), ("lang-graph", "sequrity_azure")])
+@pytest.mark.parametrize(
+    ("endpoint_type", "provider"), [("chat", None), ("code", "openai"), ("lang-graph", "sequrity_azure")]
+)
 async def test_async_paths(httpserver: HTTPServer, endpoint_type: str, provider: str | None) -> None:
     prefix = _prefix(endpoint_type, provider)
     _serve_all(httpserver, prefix)

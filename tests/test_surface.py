@@ -8,12 +8,12 @@ from typing import Any
 
 import openai
 import pytest
-from _payloads import chunk, completion, sse
 from pydantic import BaseModel
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 import sequrity_openai as sq
+from _payloads import chunk, completion, sse
 
 SESSION = "9653dc47-fb18-11f0-b0ee-7d965b6bbd63"
 CALL_ID = f"tc-{SESSION}-9aa3fb07-fb18-11f0-b66c-7d965b6bbd63"
@@ -23,7 +23,11 @@ TOOLS: Any = [
         "function": {
             "name": "get_weather",
             "description": "Weather for a city",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
         },
     }
 ]
@@ -56,7 +60,11 @@ def test_tool_call_round_trip(httpserver: HTTPServer, client: openai.OpenAI) -> 
         body = request.get_json()
         if body["messages"][-1]["role"] == "tool":
             return Response(json.dumps(completion("It is sunny in Paris.")), content_type="application/json")
-        call = {"id": CALL_ID, "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+        call = {
+            "id": CALL_ID,
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+        }
         return Response(
             json.dumps(completion(None, tool_calls=[call])),
             content_type="application/json",
@@ -70,7 +78,10 @@ def test_tool_call_round_trip(httpserver: HTTPServer, client: openai.OpenAI) -> 
     assert call.function.name == "get_weather"  # type: ignore[union-attr]
     assert json.loads(call.function.arguments) == {"city": "Paris"}  # type: ignore[union-attr]
     assert sq.session_id_of(first) == SESSION
-    messages += [first.choices[0].message.model_dump(exclude_none=True), {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
+    messages += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
     final = client.chat.completions.create(model="m", messages=messages, tools=TOOLS)
     assert final.choices[0].message.content == "It is sunny in Paris."
     sent = _body(httpserver)
@@ -85,7 +96,9 @@ def test_streaming(httpserver: HTTPServer, client: openai.OpenAI) -> None:
         content_type="text/event-stream",
         headers={"X-Session-ID": SESSION},
     )
-    stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], stream=True)
+    stream = client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "x"}], stream=True
+    )
     collected = sq.collect_stream(stream)
     assert (collected.text, collected.finish_reason, collected.session_id) == ("Hello", "stop", SESSION)
     assert _body(httpserver)["stream"] is True
@@ -96,7 +109,9 @@ def test_raw_response_exposes_session_header(httpserver: HTTPServer, client: ope
     httpserver.expect_request("/control/chat/openai/v1/chat/completions").respond_with_json(
         completion("hi"), headers={"X-Session-ID": SESSION}
     )
-    raw = client.chat.completions.with_raw_response.create(model="m", messages=[{"role": "user", "content": "x"}])
+    raw = client.chat.completions.with_raw_response.create(
+        model="m", messages=[{"role": "user", "content": "x"}]
+    )
     assert raw.headers["X-Session-ID"] == SESSION
     assert sq.session_id_of(raw) == SESSION
     assert raw.parse().choices[0].message.content == "hi"
@@ -110,7 +125,9 @@ def test_with_streaming_response(httpserver: HTTPServer, client: openai.OpenAI) 
         model="m", messages=[{"role": "user", "content": "x"}]
     ) as response:
         assert response.headers["x-session-id"] == SESSION
-        assert json.loads(b"".join(response.iter_bytes()))["choices"][0]["message"]["content"] == "streamed body"
+        assert (
+            json.loads(b"".join(response.iter_bytes()))["choices"][0]["message"]["content"] == "streamed body"
+        )
 
 
 class Weather(BaseModel):
@@ -129,7 +146,9 @@ def test_parse_structured_output(httpserver: HTTPServer, client: openai.OpenAI) 
     assert _body(httpserver)["response_format"]["type"] == "json_schema"
 
 
-def test_with_options_keeps_route_headers_and_http_client(httpserver: HTTPServer, client: openai.OpenAI) -> None:
+def test_with_options_keeps_route_headers_and_http_client(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
     httpserver.expect_request(re.compile(".*")).respond_with_json(completion())
     copy = client.with_options(timeout=5, max_retries=1, default_headers={"X-Trace": "t1"})
     copy.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
@@ -153,7 +172,9 @@ def _expected(client: openai.OpenAI) -> dict[str, str]:
 def test_extra_headers_override_and_omit(httpserver: HTTPServer, client: openai.OpenAI) -> None:
     httpserver.expect_request(re.compile(".*")).respond_with_json(completion())
     override = sq.headers(features="single-llm")
-    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], extra_headers=override)
+    client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "x"}], extra_headers=override
+    )
     assert _headers(httpserver)["x-features"] == '{"agent_arch":"single-llm"}'
     client.chat.completions.create(
         model="m", messages=[{"role": "user", "content": "x"}], extra_headers={"X-Policy": openai.omit}
@@ -166,7 +187,9 @@ def test_extra_headers_override_and_omit(httpserver: HTTPServer, client: openai.
 def test_responses_api(httpserver: HTTPServer, client: openai.OpenAI) -> None:
     from _payloads import response_object
 
-    httpserver.expect_request("/control/chat/openai/v1/responses").respond_with_json(response_object("from responses"))
+    httpserver.expect_request("/control/chat/openai/v1/responses").respond_with_json(
+        response_object("from responses")
+    )
     out = client.responses.create(model="m", input="hello", instructions="be brief")
     assert out.output_text == "from responses"
     assert _body(httpserver)["instructions"] == "be brief"
@@ -174,10 +197,14 @@ def test_responses_api(httpserver: HTTPServer, client: openai.OpenAI) -> None:
 
 
 async def test_async_surface(httpserver: HTTPServer) -> None:
-    httpserver.expect_request(re.compile(".*")).respond_with_json(completion("async"), headers={"X-Session-ID": SESSION})
+    httpserver.expect_request(re.compile(".*")).respond_with_json(
+        completion("async"), headers={"X-Session-ID": SESSION}
+    )
     client = sq.create_async_client(api_key="sq-key", base_url=httpserver.url_for("/"), features="dual-llm")
     async with client:
-        raw = await client.chat.completions.with_raw_response.create(model="m", messages=[{"role": "user", "content": "x"}])
+        raw = await client.chat.completions.with_raw_response.create(
+            model="m", messages=[{"role": "user", "content": "x"}]
+        )
         assert raw.headers["x-session-id"] == SESSION
         copy = client.with_options(max_retries=0)
         done = await copy.chat.completions.create(

@@ -88,9 +88,10 @@ def _client_kwargs(args: dict[str, Any], openai_kwargs: dict[str, Any], *, is_as
     else:
         expected = (openai.DefaultAsyncHttpxClient if is_async else openai.DefaultHttpxClient).__mro__[1]
         if not isinstance(http_client, expected):
+            factory_name = "create_async_client" if is_async else "create_client"
             raise ConfigurationError(
                 f"http_client must be an {expected.__module__.split('.')[0]}.{expected.__name__} "
-                f"for {'create_async_client' if is_async else 'create_client'}, got {type(http_client).__name__}"
+                f"for {factory_name}, got {type(http_client).__name__}"
             )
     _hooks.attach(http_client, is_async=is_async)
     return {

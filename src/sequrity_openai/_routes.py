@@ -38,7 +38,7 @@ def check_provider(value: str, source: str) -> Provider:
             f"{source}: unknown provider {value!r}; expected one of {', '.join(PROVIDERS)}, "
             "or leave it unset for the default route"
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 def check_endpoint_type(value: str, source: str) -> EndpointType:
@@ -46,7 +46,7 @@ def check_endpoint_type(value: str, source: str) -> EndpointType:
         raise ConfigurationError(
             f"{source}: unknown endpoint type {value!r}; expected one of {', '.join(ENDPOINT_TYPES)}"
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 def is_loopback(host: str) -> bool:

@@ -81,7 +81,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "route", _routes.route_url(self.base_url.value, self.endpoint_type.value, self.provider.value)
+            self,
+            "route",
+            _routes.route_url(self.base_url.value, self.endpoint_type.value, self.provider.value),
         )
         sources = {name: _source(name, getattr(self, name).origin) for name in _HEADER_SETTINGS}
         built = build_headers(
@@ -120,7 +122,11 @@ _HEADER_SETTINGS = ("features", "policy", "config", "llm_api_key", "session_id")
 
 
 def _source(name: str, origin: str) -> str:
-    return f"argument {name}" if origin == ARGUMENT else ("default" if origin == DEFAULT else f"environment variable {origin}")
+    return (
+        f"argument {name}"
+        if origin == ARGUMENT
+        else ("default" if origin == DEFAULT else f"environment variable {origin}")
+    )
 
 
 def _env(environ: Mapping[str, str], name: str) -> str | None:
@@ -179,13 +185,18 @@ def resolve_settings(
     if raw_et is None and parsed.endpoint_type is not None:
         raw_et, et_origin = parsed.endpoint_type, base_origin
     et = _routes.check_endpoint_type(
-        str(raw_et) if raw_et is not None else _routes.DEFAULT_ENDPOINT_TYPE, _source("endpoint_type", et_origin)
+        str(raw_et) if raw_et is not None else _routes.DEFAULT_ENDPOINT_TYPE,
+        _source("endpoint_type", et_origin),
     )
 
     raw_provider, provider_origin = _pick(provider, env, ENV_PROVIDER)
     if raw_provider is None and parsed.provider is not None:
         raw_provider, provider_origin = parsed.provider, base_origin
-    prov = None if raw_provider is None else _routes.check_provider(str(raw_provider), _source("provider", provider_origin))
+    prov = (
+        None
+        if raw_provider is None
+        else _routes.check_provider(str(raw_provider), _source("provider", provider_origin))
+    )
 
     llm_key: str | None
     if llm_api_key is not None:

@@ -39,7 +39,9 @@ __all__ = [
 ]
 
 AgentArch = Literal["single-llm", "dual-llm"]
-ClassifierName = Literal["toxicity_filter", "pii_redaction", "healthcare_topic_guardrail", "finance_topic_guardrail"]
+ClassifierName = Literal[
+    "toxicity_filter", "pii_redaction", "healthcare_topic_guardrail", "finance_topic_guardrail"
+]
 BlockerName = Literal["url_blocker", "file_blocker"]
 PolicyMode = Literal["standard", "strict", "custom"]
 PolicyLanguage = Literal["sqrt", "cedar"]
@@ -85,7 +87,8 @@ class ContentClassifier(_Strict):
     name: ClassifierName
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     mode: str | None = Field(
-        default=None, description='Overrides threshold: "high sensitivity", "strict", "low sensitivity", "normal".'
+        default=None,
+        description='Overrides threshold: "high sensitivity", "strict", "low sensitivity", "normal".',
     )
 
 
@@ -120,9 +123,14 @@ class Features(_HeaderModel):
             (finance_guardrail, "finance_topic_guardrail"),
         ]
         classifiers = [ContentClassifier(name=name) for on, name in wanted if on]
-        blocked: list[tuple[bool, BlockerName]] = [(url_blocker, "url_blocker"), (file_blocker, "file_blocker")]
+        blocked: list[tuple[bool, BlockerName]] = [
+            (url_blocker, "url_blocker"),
+            (file_blocker, "file_blocker"),
+        ]
         blockers = [ContentBlocker(name=name) for on, name in blocked if on]
-        return cls(agent_arch=arch, content_classifiers=classifiers or None, content_blockers=blockers or None)
+        return cls(
+            agent_arch=arch, content_classifiers=classifiers or None, content_blockers=blockers or None
+        )
 
     @classmethod
     def single_llm(
@@ -475,7 +483,12 @@ class Config(_HeaderModel):
         prompt = None
         if pllm_debug_info_level is not None:
             prompt = PromptConfig(pllm=PllmPrompt(debug_info_level=pllm_debug_info_level))
-        formats = (strip_response_content, include_program, include_policy_check_history, include_namespace_snapshot)
+        formats = (
+            strip_response_content,
+            include_program,
+            include_policy_check_history,
+            include_namespace_snapshot,
+        )
         response_format = None
         if any(v is not None for v in formats):
             response_format = ResponseFormat(
@@ -516,7 +529,9 @@ def coerce(model: type[_M], value: _M | Mapping[str, Any] | str, source: str) ->
 
 
 def _header_of(model: type[_HeaderModel]) -> str:
-    return {"Features": "X-Features", "Policy": "X-Policy", "Config": "X-Config"}.get(model.__name__, model.__name__)
+    return {"Features": "X-Features", "Policy": "X-Policy", "Config": "X-Config"}.get(
+        model.__name__, model.__name__
+    )
 
 
 def _describe(exc: ValidationError) -> str:
@@ -534,7 +549,9 @@ _FORBIDDEN_CHARS = ("\r", "\n", "\x00")
 def check_header_value(value: str, source: str) -> None:
     """Reject values the HTTP stack would only refuse at send time (after retries)."""
     if any(c in value for c in _FORBIDDEN_CHARS):
-        raise ConfigurationError(f"{source} contains a CR, LF or NUL character, which cannot go in an HTTP header")
+        raise ConfigurationError(
+            f"{source} contains a CR, LF or NUL character, which cannot go in an HTTP header"
+        )
     if not value.isascii():
         raise ConfigurationError(f"{source} contains non-ASCII characters, which cannot go in an HTTP header")
 

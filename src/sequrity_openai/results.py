@@ -189,7 +189,9 @@ class CollectedStream:
                 self.text += delta.content
             for call in delta.tool_calls or []:
                 while len(self.tool_calls) <= call.index:
-                    self.tool_calls.append({"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+                    self.tool_calls.append(
+                        {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
+                    )
                 slot = self.tool_calls[call.index]
                 if call.id:
                     slot["id"] = call.id
