@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 SEQURITY_ENV = (
@@ -27,3 +29,16 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts without the variables this package or the SDK would read."""
     for name in SEQURITY_ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+# Read before the autouse fixture clears the environment: live tests opt in with a real key.
+LIVE_KEY = os.environ.get("SEQURITY_API_KEY")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if LIVE_KEY:
+        return
+    skip = pytest.mark.skip(reason="live test: set SEQURITY_API_KEY to run it against the real service")
+    for item in items:
+        if "live" in item.keywords:
+            item.add_marker(skip)
