@@ -172,6 +172,7 @@ class FakeSequrity:
         self._generation = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._serving = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -201,35 +202,41 @@ class FakeSequrity:
 
     @property
     def running(self) -> bool:
+        """True while a background thread started by ``start()`` serves."""
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> FakeSequrity:
         """Bind the socket and serve in a background thread. Idempotent."""
-        if self.running:
-            return self
-        server = self._bind()
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"FakeSequrity:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        with self._lock:
+            if self._serving:
+                return self
+            server = self._bind()
+            self._serving = True
+            self._thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"FakeSequrity:{self.port}",
+                daemon=True,
+            )
+            self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket. Idempotent."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
+        """Stop serving (also a ``serve_forever`` running in another thread) and close the socket."""
+        with self._lock:
+            server, thread, serving = self._server, self._thread, self._serving
+            self._server = self._thread = None
+            self._serving = False
         if server is None:
             return
-        if thread is not None:
+        if serving:
             server.shutdown()
+        if thread is not None:
             thread.join()
         server.server_close()
 
     def serve_forever(self, *, on_ready: Callable[[str], None] | None = None) -> None:
-        """Serve in the foreground until Ctrl-C (for ``sequrity-openai fake-server``).
+        """Serve in the foreground until Ctrl-C or ``stop()`` (for ``sequrity-openai fake-server``).
 
         ``on_ready`` is called with the URL once the socket listens.
         """
@@ -239,20 +246,21 @@ class FakeSequrity:
                 on_ready(self.url)
             try:
                 while thread is not None and thread.is_alive():
-                    thread.join(0.2)
+                    thread.join(0.1)
             except KeyboardInterrupt:
                 pass
             finally:
                 self.stop()
             return
-        server = self._bind()
+        with self._lock:
+            server = self._bind()
+            self._serving = True
         if on_ready is not None:
             on_ready(self.url)
         try:
-            server.serve_forever(poll_interval=0.05)
+            server.serve_forever(poll_interval=0.05)  # returns on Ctrl-C as well
         finally:
-            self._server = None
-            server.server_close()
+            self.stop()
 
     def __enter__(self) -> FakeSequrity:
         return self.start()

@@ -1,0 +1,75 @@
+"""pytest plugin (registered through the ``pytest11`` entry point): FakeSequrity fixtures.
+
+- ``fake_sequrity``: a running :class:`~sequrity_openai.testing.FakeSequrity`, reset before each
+  test and checked after it (a scripted answer never used, or an unexpected rejection, fails
+  the test at teardown). One server serves the whole test session.
+- ``sequrity_client`` / ``async_sequrity_client``: factory-made clients pointed at it.
+- ``sequrity_env``: sets ``SEQURITY_API_KEY`` and ``SEQURITY_BASE_URL`` so that code calling
+  ``sq.create_client()`` without arguments talks to the fake.
+
+This module imports nothing of werkzeug until a fixture is used, so installing the package
+without the ``testing`` extra leaves other test suites untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    import openai
+
+    from sequrity_openai.testing import FakeSequrity
+
+try:
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # pragma: no cover - without pytest-asyncio, leave async fixtures to the user's runner
+    _async_fixture = pytest.fixture  # type: ignore[assignment]
+
+
+@pytest.fixture(scope="session")
+def _sequrity_fake_server() -> Iterator[FakeSequrity]:
+    try:
+        from sequrity_openai.testing import FakeSequrity
+    except ImportError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with FakeSequrity() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_sequrity(_sequrity_fake_server: FakeSequrity) -> Iterator[FakeSequrity]:
+    """A running FakeSequrity with a clean script, no records and no sessions."""
+    fake = _sequrity_fake_server
+    fake.reset()
+    yield fake
+    try:
+        fake.check()
+    finally:
+        fake.reset()
+
+
+@pytest.fixture
+def sequrity_client(fake_sequrity: FakeSequrity) -> Iterator[openai.OpenAI]:
+    """``sq.create_client()`` pointed at ``fake_sequrity``; closed after the test."""
+    client = fake_sequrity.client()
+    yield client
+    client.close()
+
+
+@_async_fixture
+async def async_sequrity_client(fake_sequrity: FakeSequrity) -> AsyncIterator[openai.AsyncOpenAI]:
+    """``sq.create_async_client()`` pointed at ``fake_sequrity``; closed after the test."""
+    client = fake_sequrity.async_client()
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def sequrity_env(fake_sequrity: FakeSequrity, monkeypatch: pytest.MonkeyPatch) -> FakeSequrity:
+    """Point ``SEQURITY_API_KEY`` / ``SEQURITY_BASE_URL`` at ``fake_sequrity`` for this test."""
+    for name, value in fake_sequrity.environ.items():
+        monkeypatch.setenv(name, value)
+    return fake_sequrity
