@@ -11,11 +11,11 @@ INSTALL_HINT = 'the local stand-in needs the testing extra: pip install "sequrit
 
 
 def _fake_class() -> Any:
-    """``FakeSequrity``, or ``None`` when the testing extra is not installed."""
+    """``FakeSequrity``, or ``None`` when the testing extra (werkzeug) is not installed."""
     try:
         from .testing import FakeSequrity
     except ImportError as exc:
-        if getattr(exc, "name", None) in ("werkzeug", "sequrity_openai.testing") or "werkzeug" in str(exc):
+        if (exc.name or "").startswith("werkzeug") or "werkzeug" in str(exc):
             return None
         raise
     return FakeSequrity
@@ -28,23 +28,33 @@ def _fake_server(args: argparse.Namespace) -> int:
     if fake_class is None:
         cli._error(INSTALL_HINT)
         return cli.EXIT_USAGE
+    fake = fake_class(
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        check_api_key=args.check_api_key,
+        log_requests=args.log_requests,
+    )
+
+    def ready(url: str) -> None:
+        lines = [
+            f"FakeSequrity, a local stand-in of Sequrity Control, listening on {url}",
+            "Point clients at it with:",
+            f"  export SEQURITY_BASE_URL={url}",
+            f"  export SEQURITY_API_KEY={args.api_key}",
+            f"OpenAI-compatible base URL: {url}/control/chat/v1 (also code, agent, lang-graph, and per provider)",
+            "Unscripted requests get 'echo: <last user message>'. Press Ctrl-C to stop.",
+        ]
+        print("\n".join(lines), flush=True)
+
     try:
-        fake = fake_class(host=args.host, port=args.port, api_key=args.api_key)
+        fake.serve_forever(on_ready=ready)
+    except KeyboardInterrupt:
+        pass
     except OSError as exc:
         cli._error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
         return cli.EXIT_FAILURE
-    print(f"FakeSequrity, a local stand-in of Sequrity Control, listening on {fake.url}", flush=True)
-    print("Point a client at it with:", flush=True)
-    print(f"  export SEQURITY_BASE_URL={fake.url}", flush=True)
-    print(f"  export SEQURITY_API_KEY={args.api_key}", flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
-    try:
-        fake.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
-    print("stopped", flush=True)
+    print("FakeSequrity stopped", flush=True)
     return cli.EXIT_OK
 
 
@@ -64,8 +74,10 @@ def add_commands(commands: Any) -> None:
     fake.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     fake.add_argument("--port", type=int, default=8765, help="port to listen on, 0 for any free port (8765)")
     fake.add_argument(
-        "--api-key", default="sq-test-key", help="bearer the fake accepts (sq-test-key; not a real key)"
+        "--api-key", default="sq-test-key", help="the fake's bearer key to export (sq-test-key)"
     )
+    fake.add_argument("--check-api-key", action="store_true", help="answer 401 to any other bearer")
+    fake.add_argument("--log-requests", action="store_true", help="log each request on stderr")
     fake.set_defaults(handler=_fake_server)
 
     demo = commands.add_parser(
