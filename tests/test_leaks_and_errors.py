@@ -18,6 +18,7 @@ from sequrity_openai._settings import resolve_settings
 
 SQ_KEY = "sq-live-0123456789abcdef"
 LLM_KEY = "sk-provider-fedcba9876543210"
+OPENAI_3 = int(openai.__version__.split(".")[0]) >= 3
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 
 
@@ -126,12 +127,15 @@ def test_detail_reaches_str_and_class_is_kept(
     stock = openai.OpenAI(api_key="x", base_url=httpserver.url_for("/control/chat/v1"), max_retries=0)
     with pytest.raises(cls) as stock_info:
         stock.chat.completions.create(model="m", messages=MESSAGES)
-    assert detail not in str(stock_info.value)  # the gap this package closes
+    if OPENAI_3:
+        assert detail not in str(stock_info.value)  # the gap this package closes
     client = sq.create_client(api_key=SQ_KEY, base_url=httpserver.url_for("/"), max_retries=0)
     with pytest.raises(cls) as info:
         client.chat.completions.create(model="m", messages=MESSAGES)
     assert type(info.value) is type(stock_info.value)
-    assert str(info.value) == f"Error code: {status} - {detail}"
+    assert detail in str(info.value)
+    if OPENAI_3:
+        assert str(info.value) == f"Error code: {status} - {detail}"
     assert info.value.body["detail"] == detail  # type: ignore[attr-defined]
 
 
@@ -156,9 +160,11 @@ def test_fastapi_validation_detail_is_readable(httpserver: HTTPServer) -> None:
     client = sq.create_client(api_key=SQ_KEY, base_url=httpserver.url_for("/"), max_retries=0)
     with pytest.raises(openai.UnprocessableEntityError) as info:
         client.chat.completions.create(model="m", messages=MESSAGES)
-    assert str(info.value) == (
-        "Error code: 422 - messages.0.role: Input should be 'user'; header.x-config: Invalid JSON"
-    )
+    expected = "messages.0.role: Input should be 'user'; header.x-config: Invalid JSON"
+    if OPENAI_3:
+        assert str(info.value) == f"Error code: 422 - {expected}"
+    else:  # 2.x shows the whole body, which already holds every item
+        assert "Input should be 'user'" in str(info.value)
 
 
 def test_error_text_echoing_a_key_is_redacted(httpserver: HTTPServer) -> None:

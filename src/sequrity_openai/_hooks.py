@@ -11,8 +11,13 @@ import json
 import re
 from typing import Any
 
+import openai
+
 from .sessions import _current
 
+# openai 3.x puts only body["message"] (or body["error"]["message"]) in str(exc); 2.x puts
+# the whole body there, detail included, so adding a message would only repeat it.
+_SDK_SHOWS_WHOLE_BODY = int(openai.__version__.split(".", 1)[0]) < 3
 _SESSION_HEADER = "x-session-id"
 _ROUTE_MARK = b"/control/"
 # A tool result (chat) or function call output (responses) whose id carries a session.
@@ -65,10 +70,16 @@ def _secrets(request: Any) -> list[str]:
     return [s for s in found if len(s) >= 4]
 
 
-def _redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "****")
-    return text
+def _redact(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "****")
+        return value
+    if isinstance(value, dict):
+        return {k: _redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, secrets) for v in value]
+    return value
 
 
 def _detail_text(detail: object) -> str | None:
@@ -99,24 +110,17 @@ def surface_detail(response: Any) -> None:
         return
     if not isinstance(body, dict):
         return
-    secrets = _secrets(response.request)
-    target = body["error"] if isinstance(body.get("error"), dict) else body
+    shown = _redact(body, _secrets(response.request))
+    target = shown["error"] if isinstance(shown.get("error"), dict) else shown
     message = target.get("message")
-    if isinstance(message, str) and message:
-        new_message = _redact(message, secrets)
-    else:
-        text = _detail_text(body.get("detail"))
-        if text is None:
-            return
-        new_message = _redact(text, secrets)
-    if new_message == message and not any(s in response.text for s in secrets):
-        return
-    target["message"] = new_message
-    if isinstance(body.get("detail"), str):
-        body["detail"] = _redact(body["detail"], secrets)
-    # The SDK reads the body again after the hooks; replacing the cached content is the
-    # only way to change what it parses without touching the SDK.
-    response._content = json.dumps(body).encode()
+    if not _SDK_SHOWS_WHOLE_BODY and not (isinstance(message, str) and message):
+        text = _detail_text(shown.get("detail"))
+        if text is not None:
+            target["message"] = text
+    if shown != body:
+        # The SDK reads the body again after the hooks; replacing the cached content is the
+        # only way to change what it parses without touching the SDK.
+        response._content = json.dumps(shown).encode()
 
 
 def on_response(response: Any) -> None:
