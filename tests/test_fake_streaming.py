@@ -1,0 +1,177 @@
+"""FakeSequrity: ``stream=true`` for chat completions and responses, parsed by the stock SDK."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import openai
+import pytest
+
+import sequrity_openai as sq
+from sequrity_openai.testing import FakeSequrity
+
+USER: Any = [{"role": "user", "content": "tell me a short story"}]
+
+
+def test_text_stream_chunks(fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI) -> None:
+    fake_sequrity.queue_text("Once upon a time there was a fox.")
+    chunks = list(sequrity_client.chat.completions.create(model="m", messages=USER, stream=True))
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    deltas = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(deltas) >= 2
+    assert "".join(deltas) == "Once upon a time there was a fox."
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert all(c.choices[0].finish_reason is None for c in chunks[:-1])
+    assert all(c.usage is None for c in chunks)
+
+
+def test_raw_stream_has_headers_first_and_ends_with_done(
+    fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI
+) -> None:
+    with sequrity_client.chat.completions.with_streaming_response.create(
+        model="m", messages=USER, stream=True
+    ) as response:
+        session_id = response.headers["x-session-id"]
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in response.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    assert all(line.startswith("data: ") for line in lines)
+    assert session_id == fake_sequrity.requests[-1].session_id
+
+
+def test_collect_stream_gets_session_and_text(
+    fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI
+) -> None:
+    collected = sq.collect_stream(
+        sequrity_client.chat.completions.create(model="m", messages=USER, stream=True)
+    )
+    assert collected.text == "echo: tell me a short story"
+    assert collected.session_id == fake_sequrity.requests[-1].session_id
+    assert collected.finish_reason == "stop"
+
+
+def test_usage_chunk(fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI) -> None:
+    plain = sequrity_client.chat.completions.create(model="m", messages=USER)
+    chunks = list(
+        sequrity_client.chat.completions.create(
+            model="m", messages=USER, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    last = chunks[-1]
+    assert last.choices == []
+    assert last.usage is not None and plain.usage is not None
+    assert last.usage.model_dump() == plain.usage.model_dump()
+    assert all(c.usage is None for c in chunks[:-1])
+
+
+def test_tool_call_deltas(fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI) -> None:
+    fake_sequrity.queue_tool_calls(
+        [("send_email", {"to": "bob@example.com", "body": "hello there"}), ("log", "{}")]
+    )
+    chunks = list(sequrity_client.chat.completions.create(model="m", messages=USER, stream=True))
+    call_deltas = [d for c in chunks if c.choices for d in (c.choices[0].delta.tool_calls or [])]
+    first = call_deltas[0]
+    assert (first.index, first.function and first.function.name) == (0, "send_email")
+    assert first.id is not None and first.id.startswith("tc-")
+    fragments = [
+        d.function.arguments for d in call_deltas if d.index == 0 and d.function and d.function.arguments
+    ]
+    assert len(fragments) >= 2
+    assert json.loads("".join(fragments)) == {"to": "bob@example.com", "body": "hello there"}
+    assert {d.index for d in call_deltas} == {0, 1}
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+def test_collect_stream_tool_calls(fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI) -> None:
+    fake_sequrity.queue_tool_call("get_weather", {"city": "Rome"})
+    collected = sq.collect_stream(
+        sequrity_client.chat.completions.create(model="m", messages=USER, stream=True)
+    )
+    (call,) = collected.tool_calls
+    assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Rome"}'}
+    assert sq.session_id_of(call["id"]) == collected.session_id == fake_sequrity.requests[-1].session_id
+    assert collected.finish_reason == "tool_calls"
+
+
+def test_sdk_stream_helper(fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI) -> None:
+    fake_sequrity.queue_text("streamed via helper")
+    fake_sequrity.queue_tool_call("lookup", {"q": "x"})
+    with sequrity_client.chat.completions.stream(model="m", messages=USER) as stream:
+        kinds = {event.type for event in stream}
+        final = stream.get_final_completion()
+    assert "content.delta" in kinds
+    assert final.choices[0].message.content == "streamed via helper"
+    with sequrity_client.chat.completions.stream(model="m", messages=USER) as stream:
+        final = stream.get_final_completion()
+    call = (final.choices[0].message.tool_calls or [])[0]
+    assert (call.function.name, call.function.arguments) == ("lookup", '{"q": "x"}')
+
+
+def test_dual_llm_stream_carries_the_document(fake_sequrity: FakeSequrity) -> None:
+    fake_sequrity.queue_text("x", value={"answer": 42})
+    with fake_sequrity.client(features="dual-llm", config=sq.Config.dual_llm(include_program=True)) as client:
+        collected = sq.collect_stream(client.chat.completions.create(model="m", messages=USER, stream=True))
+    result = collected.result()
+    assert result.ok
+    assert result.value == {"answer": 42}
+    assert result.program is not None
+
+
+def test_scripted_error_on_stream_is_raised_before_chunks(
+    fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI
+) -> None:
+    fake_sequrity.queue_error(403, "stream forbidden")
+    with pytest.raises(openai.PermissionDeniedError, match="stream forbidden"):
+        sequrity_client.chat.completions.create(model="m", messages=USER, stream=True)
+
+
+def test_delayed_stream_times_out(fake_sequrity: FakeSequrity) -> None:
+    fake_sequrity.queue_delay(1.0)
+    with fake_sequrity.client(timeout=0.2, max_retries=0) as client, pytest.raises(openai.APITimeoutError):
+        client.chat.completions.create(model="m", messages=USER, stream=True)
+
+
+def test_responses_stream_events(fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI) -> None:
+    fake_sequrity.queue_text("a streamed response")
+    events = list(sequrity_client.responses.create(model="m", input="go", stream=True))
+    kinds = [e.type for e in events]
+    assert kinds[0] == "response.created"
+    assert kinds[-1] == "response.completed"
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert len(deltas) >= 2
+    assert "".join(deltas) == "a streamed response"
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    completed = events[-1]
+    assert completed.type == "response.completed"
+    assert completed.response.output_text == "a streamed response"
+
+
+def test_responses_stream_helper_with_function_call(
+    fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI
+) -> None:
+    fake_sequrity.queue_tool_call("search", {"query": "sequrity control"})
+    with sequrity_client.responses.stream(model="m", input="find it") as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert "response.function_call_arguments.delta" in kinds
+    (call,) = final.output
+    assert call.type == "function_call"
+    assert json.loads(call.arguments) == {"query": "sequrity control"}
+    assert sq.session_id_of(call.call_id) == fake_sequrity.requests[-1].session_id
+    fake_sequrity.queue_text("found")
+    with sequrity_client.responses.stream(model="m", input="again") as stream:
+        assert stream.get_final_response().output_text == "found"
+
+
+async def test_async_stream(fake_sequrity: FakeSequrity, async_sequrity_client: openai.AsyncOpenAI) -> None:
+    fake_sequrity.queue_tool_call("f", {"a": 1})
+    stream = await async_sequrity_client.chat.completions.create(model="m", messages=USER, stream=True)
+    collected = await sq.acollect_stream(stream)
+    assert collected.tool_calls[0]["function"]["name"] == "f"
+    assert collected.session_id == fake_sequrity.requests[-1].session_id
+    events = [
+        e async for e in await async_sequrity_client.responses.create(model="m", input="yo", stream=True)
+    ]
+    assert events[-1].type == "response.completed"
