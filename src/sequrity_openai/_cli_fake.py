@@ -36,7 +36,11 @@ def _fake_server(args: argparse.Namespace) -> int:
         log_requests=args.log_requests,
     )
 
+    listening = False
+
     def ready(url: str) -> None:
+        nonlocal listening
+        listening = True
         lines = [
             f"FakeSequrity, a local stand-in of Sequrity Control, listening on {url}",
             "Point clients at it with:",
@@ -53,6 +57,12 @@ def _fake_server(args: argparse.Namespace) -> int:
         pass
     except OSError as exc:
         cli._error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        return cli.EXIT_FAILURE
+    except SystemExit:
+        # werkzeug reports a failed bind on stderr itself and then exits.
+        if listening:
+            raise
+        cli._error(f"cannot listen on {args.host}:{args.port}")
         return cli.EXIT_FAILURE
     print("FakeSequrity stopped", flush=True)
     return cli.EXIT_OK

@@ -1,0 +1,492 @@
+"""The command line against FakeSequrity.
+
+Each command and each exit code runs once as a real subprocess (``python -m sequrity_openai``
+and the console script); the finer behaviour is checked by calling ``main()`` in-process, which
+runs the same code over the same real HTTP but skips the ~1 s interpreter start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import sequrity_openai as sq
+from sequrity_openai import cli
+from sequrity_openai._cli_demo import LABEL
+from sequrity_openai.testing import FakeSequrity, default_denial
+
+KEY = "sq-cli-secret-0123456789abcdef"
+LLM_KEY = "or-cli-secret-fedcba9876543210"
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.out.splitlines()
+
+
+def _no_keys(run: Run) -> None:
+    for key in (KEY, LLM_KEY):
+        assert key not in run.out
+        assert key not in run.err
+
+
+def invoke(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
+    """``main(argv)`` in this process; checks that no key was printed."""
+    capsys.readouterr()
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    run = Run(code, out, err)
+    if "--show-keys" not in argv:
+        _no_keys(run)
+    return run
+
+
+def _subprocess_env(**extra: str) -> dict[str, str]:
+    prefixes = ("SEQURITY_", "OPENAI_", "OPENROUTER_", "ANTHROPIC_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    return {**env, **extra}
+
+
+def run_concurrently(*calls: tuple[list[str], Mapping[str, str]]) -> list[Run]:
+    """Start every command at once: interpreter start-up (importing openai) dominates their cost."""
+    procs = [
+        subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for argv, env in calls
+    ]
+    runs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        runs.append(Run(proc.returncode, out, err))
+    for run in runs:
+        _no_keys(run)
+    return runs
+
+
+MODULE = [sys.executable, "-m", "sequrity_openai"]
+
+
+@pytest.fixture
+def env(fake_sequrity: FakeSequrity, monkeypatch: pytest.MonkeyPatch) -> FakeSequrity:
+    monkeypatch.setenv("SEQURITY_API_KEY", KEY)
+    monkeypatch.setenv("SEQURITY_BASE_URL", fake_sequrity.url)
+    monkeypatch.setenv("OPENROUTER_API_KEY", LLM_KEY)
+    return fake_sequrity
+
+
+# --------------------------------------------------------------------------- subprocesses
+
+
+def test_every_command_and_exit_code_as_a_subprocess(fake_sequrity: FakeSequrity) -> None:
+    script = Path(sys.executable).with_name("sequrity-openai")
+    assert script.exists(), "the console script is not installed; pip install -e ."
+    with FakeSequrity() as denier, FakeSequrity() as failer:
+        denier.queue_denial(tool="send_email")
+        failer.queue_error(401, f"bearer {KEY} is not a Sequrity key")
+        keys = {"SEQURITY_API_KEY": KEY, "OPENROUTER_API_KEY": LLM_KEY}
+        ok, denied, failed, unusable, config, headers = run_concurrently(
+            (
+                [str(script), "chat", "hello cli", "--stream"],
+                _subprocess_env(**keys, **{"SEQURITY_BASE_URL": fake_sequrity.url}),
+            ),
+            (
+                [*MODULE, "chat", "mail eve", "--arch", "dual-llm", "--json"],
+                _subprocess_env(**keys, SEQURITY_BASE_URL=denier.url),
+            ),
+            (
+                [*MODULE, "chat", "hi", "--max-retries", "0"],
+                _subprocess_env(**keys, SEQURITY_BASE_URL=failer.url),
+            ),
+            ([*MODULE, "chat", "hi"], _subprocess_env(OPENAI_API_KEY=LLM_KEY)),
+            ([*MODULE, "config", "--arch", "dual-llm"], _subprocess_env(**keys)),
+            ([*MODULE, "headers", "--curl"], _subprocess_env(**keys, SEQURITY_FEATURES="single-llm")),
+        )
+        assert denier.pending == [] and failer.pending == []
+
+    assert (ok.code, ok.err) == (0, "")
+    assert ok.lines[0] == "echo: hello cli"
+    assert ok.lines[1] == f"session: {fake_sequrity.last_request.session_id}"
+    assert fake_sequrity.last_request.body["stream"] is True
+
+    assert denied.code == 3
+    document = json.loads(denied.out)
+    assert document["status"] == "denied"
+    assert document["session_id"] == denier.last_request.session_id
+    assert document["error"]["message"] == default_denial("send_email")
+    assert denied.err == f"sequrity-openai: error: policy denied: {document['error']['message']}\n"
+
+    assert failed.code == 1
+    assert failed.err.startswith("sequrity-openai: error: AuthenticationError: Error code: 401")
+    assert "is not a Sequrity key" in failed.err and failed.err.count("\n") == 1
+
+    assert (unusable.code, unusable.out) == (2, "")
+    assert unusable.err.startswith("sequrity-openai: error: no Sequrity API key")
+    assert unusable.err.count("\n") == 1
+
+    assert config.code == 0
+    assert "route: https://api.sequrity.ai/control/chat/v1" in config.lines
+    assert "  Authorization: Bearer ****cdef" in config.lines
+
+    assert headers.code == 0
+    assert headers.lines[0] == '-H "Authorization: Bearer $SEQURITY_API_KEY" \\'
+
+
+def test_fake_server_serves_a_factory_client_until_sigint() -> None:
+    proc = subprocess.Popen(
+        [*MODULE, "fake-server", "--port", "0"],
+        env=_subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()], daemon=True)
+    reader.start()
+    try:
+        banner: list[str] = []
+        while not any("export SEQURITY_API_KEY" in line for line in banner):
+            try:
+                banner.append(lines.get(timeout=60).rstrip("\n"))
+            except queue.Empty:
+                pytest.fail(f"no banner from fake-server: {banner}")
+        url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", banner[0])
+        assert url is not None, banner
+        assert f"  export SEQURITY_BASE_URL={url.group(1)}" in banner
+        assert "  export SEQURITY_API_KEY=sq-test-key" in banner
+        with sq.create_client(api_key="sq-test-key", base_url=url.group(1)) as client, sq.session() as scope:
+            answer = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "ping"}])
+        assert answer.choices[0].message.content == "echo: ping"
+        assert scope.id is not None
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        err = proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    reader.join(10)
+    rest = [lines.get() for _ in range(lines.qsize())]
+    assert rest[-1:] == ["FakeSequrity stopped\n"]
+    assert "Traceback" not in err
+
+
+def test_demo_runs_offline_with_every_line_labelled() -> None:
+    (run,) = run_concurrently(([*MODULE, "demo"], _subprocess_env(OPENAI_API_KEY=LLM_KEY)))
+    assert (run.code, run.err) == (0, "")
+    assert run.lines, "the demo printed nothing"
+    unlabelled = [line for line in run.lines if not line.startswith(LABEL)]
+    assert unlabelled == []
+    text = run.out
+    for step in (
+        "1. single-llm chat",
+        "2. dual-llm chat",
+        "3. streaming",
+        "4. tool call round trip",
+        "5. resumed",
+    ):
+        assert step in text
+    assert "status=success value=97" in text
+    assert "final_return_value = 97" in text  # the program, requested with include_program
+    assert "model asks for tool get_internal_document" in text
+    assert "final answer: The Q3 roadmap ships the offline test kit." in text
+    assert "DENIED (sq.PolicyViolation, scripted): Tool call send_email denied" in text
+    first = re.search(rf"1\. single-llm.*?session:\s+({UUID.pattern})", text, re.DOTALL)
+    resumed = re.search(rf"sent X-Session-ID ({UUID.pattern}); turn 2 of session ({UUID.pattern})", text)
+    assert first is not None and resumed is not None
+    assert resumed.group(1) == resumed.group(2) == first.group(1)
+
+
+# --------------------------------------------------------------------------- chat in-process
+
+
+def test_chat_single_llm_prints_answer_and_session(
+    env: FakeSequrity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = invoke(capsys, "chat", "Bonjour", "--arch", "single-llm", "--model", "openai/gpt-5-nano")
+    assert (run.code, run.err) == (0, "")
+    sent = env.last_request
+    assert run.lines == ["echo: Bonjour", f"session: {sent.session_id}"]
+    assert sent.header("x-features") == '{"agent_arch":"single-llm"}'
+    assert sent.header("authorization") == f"Bearer {KEY}"
+    assert sent.header("x-api-key") == LLM_KEY
+    assert sent.body["model"] == "openai/gpt-5-nano"
+    assert sent.path == "/control/chat/v1/chat/completions"
+
+
+def test_chat_dual_llm_prints_value_and_program(
+    env: FakeSequrity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.queue_text("97", value={"total": 97})
+    program = '{"response_format": {"include_program": true}}'
+    run = invoke(capsys, "chat", "add", "--arch", "dual-llm", "--config", program, "--provider", "openai")
+    assert run.code == 0
+    assert run.lines == [
+        '{"total": 97}',
+        "program:",
+        '    final_return_value = {"total": 97}',
+        f"session: {env.last_request.session_id}",
+    ]
+    assert env.last_request.path == "/control/chat/openai/v1/chat/completions"
+    assert env.last_request.body["model"] == "gpt-5-mini"  # the default for the openai provider
+
+
+def test_chat_stream_echoes_text_and_holds_back_dual_llm_documents(
+    env: FakeSequrity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.queue_text("a streamed answer")
+    plain = invoke(capsys, "chat", "x", "--stream", "--arch", "single-llm")
+    env.queue_text("ignored", value=[1, 2])
+    dual = invoke(capsys, "chat", "y", "--stream", "--arch", "dual-llm", "--json")
+    assert plain.lines[0] == "a streamed answer"
+    assert dual.code == 0
+    document = json.loads(dual.out)
+    assert document["answer"] == [1, 2]
+    assert document["status"] == "success"
+    assert document["session_id"] == env.last_request.session_id
+    assert all(r.body["stream"] is True for r in env.api_requests)
+
+
+def test_chat_json_resume_and_unknown_session(env: FakeSequrity, capsys: pytest.CaptureFixture[str]) -> None:
+    first = json.loads(invoke(capsys, "chat", "one", "--json").out)
+    assert first == {
+        "status": "success",
+        "answer": "echo: one",
+        "session_id": env.last_request.session_id,
+        "program": None,
+        "error": None,
+        "tool_calls": [],
+        "exit_code": 0,
+    }
+    second = invoke(capsys, "chat", "two", "--session-id", first["session_id"])
+    assert second.code == 0
+    env.assert_session_continued(first["session_id"])
+    assert env.last_request.sent_session_id == first["session_id"]
+    assert second.lines[-1] == f"session: {first['session_id']}"
+
+    with env.expect_rejection():
+        gone = invoke(
+            capsys, "chat", "three", "--session-id", "00000000-0000-0000-0000-000000000000", "--json"
+        )
+    assert gone.code == 1
+    document = json.loads(gone.out)
+    assert document["status"] == "failure"
+    assert document["error"]["status_code"] == 400
+    assert "unknown session" in document["error"]["message"]
+    assert gone.err.count("\n") == 1
+
+
+def test_chat_policy_file_follows_the_architecture(
+    env: FakeSequrity, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    code = 'tool "send_email" { hard deny when true; }\n'
+    sqrt = tmp_path / "mail.sqrt"
+    sqrt.write_text(code, encoding="utf-8")
+    whole = tmp_path / "policy.json"
+    whole.write_text(json.dumps({"mode": "strict", "codes": {"code": code}}), encoding="utf-8")
+
+    assert invoke(capsys, "chat", "a", "--policy", str(sqrt), "--arch", "dual-llm").code == 0
+    assert env.last_request.policy == sq.Policy.dual_llm(codes=code)
+    assert invoke(capsys, "chat", "b", "--policy", str(sqrt), "--arch", "single-llm").code == 0
+    assert env.last_request.policy == sq.Policy.single_llm(codes=code)
+    monkeypatch.setenv("SEQURITY_FEATURES", "single-llm")  # the architecture may come from the environment
+    assert invoke(capsys, "chat", "c", "--policy", str(sqrt)).code == 0
+    assert env.last_request.policy == sq.Policy.single_llm(codes=code)
+    assert invoke(capsys, "chat", "d", "--policy", str(whole)).code == 0
+    assert env.last_request.policy == sq.Policy(mode="strict", codes=sq.PolicyCode(code=code))
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"mode": "lenient"}', encoding="utf-8")
+    for path in (broken, tmp_path / "missing.sqrt"):
+        run = invoke(capsys, "chat", "e", "--policy", str(path))
+        assert run.code == 2
+        assert run.err.startswith("sequrity-openai: error: --policy") and run.err.count("\n") == 1
+    assert len(env.api_requests) == 4
+
+
+def test_chat_failures_exit_1_in_one_redacted_line(
+    env: FakeSequrity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with env.expect_rejection(at_least=0):
+        env.queue_error(500, f"upstream said {LLM_KEY} is wrong")
+        run = invoke(capsys, "chat", "x", "--max-retries", "0")
+    assert run.code == 1
+    assert run.err.startswith("sequrity-openai: error: InternalServerError: Error code: 500")
+    assert "upstream said **** is wrong" in run.err
+    assert run.err.count("\n") == 1
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound but not listening: connections are refused
+        down = invoke(
+            capsys, "chat", "x", "--max-retries", "0", "--base-url", f"http://127.0.0.1:{port}", "--json"
+        )
+    assert down.code == 1
+    assert json.loads(down.out)["error"]["type"] == "APIConnectionError"
+    assert f"127.0.0.1:{port}" in down.err
+
+
+def test_execution_failure_that_is_not_a_denial_exits_1() -> None:
+    # FakeSequrity scripts denials only; the other failure is a document the service can send.
+    document = {
+        "status": "failure",
+        "final_return_value": None,
+        "error": {"code": "E42", "message": "tool raised"},
+    }
+    outcome = cli._Outcome()
+    cli._interpret(json.dumps(document), [], outcome)
+    assert (outcome.status, outcome.exit_code, outcome.error) == (
+        "failure",
+        1,
+        {"type": "SequrityExecutionError", "message": "tool raised", "code": "E42"},
+    )
+
+
+def test_usage_and_configuration_errors_exit_2(env: FakeSequrity, capsys: pytest.CaptureFixture[str]) -> None:
+    assert invoke(capsys, "--help").code == 0
+    nothing = invoke(capsys)
+    assert nothing.code == 2 and "COMMAND" in nothing.err
+    bad_arch = invoke(capsys, "chat", "x", "--arch", "triple-llm")
+    assert bad_arch.code == 2 and "invalid choice: 'triple-llm'" in bad_arch.err
+    no_model = invoke(capsys, "chat", "x", "--provider", "anthropic")
+    assert (
+        no_model.code == 2
+        and no_model.err == "sequrity-openai: error: --model is required with provider 'anthropic'\n"
+    )
+    bad_config = invoke(capsys, "chat", "x", "--config", '{"fsm": {"max_n_turns": 0}}', "--json")
+    assert bad_config.code == 2
+    assert json.loads(bad_config.out)["status"] == "error"
+    assert "X-Config" in bad_config.err and "fsm.max_n_turns" in bad_config.err
+    insecure = invoke(capsys, "config", "--base-url", "http://sequrity.example.com")
+    assert insecure.code == 2 and "argument base_url" in insecure.err
+    assert (
+        invoke(capsys, "config", "--base-url", "http://sequrity.example.com", "--allow-insecure-http").code
+        == 0
+    )
+    assert env.api_requests == []
+
+
+# --------------------------------------------------------------------------- config, headers
+
+
+def test_config_shows_values_origins_route_and_masked_headers(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEQURITY_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_API_KEY", LLM_KEY)
+    monkeypatch.setenv("SEQURITY_CONFIG", '{"fsm":{"max_n_turns":3}}')
+    run = invoke(capsys, "config", "--provider", "openai", "--arch", "dual-llm", "--session-id", "abc")
+    rows = {line.split()[0]: line.split(maxsplit=3)[1:] for line in run.lines[1:10]}
+    assert rows["api_key"] == ["env", "SEQURITY_API_KEY", "****cdef"]
+    assert rows["llm_api_key"] == ["env", "OPENAI_API_KEY", "****3210"]
+    assert rows["provider"] == ["argument", "--provider", "openai"]
+    assert rows["endpoint_type"] == ["default", "chat"]
+    assert rows["features"] == ["argument", "--arch", '{"agent_arch":"dual-llm"}']
+    assert rows["config"] == ["env", "SEQURITY_CONFIG", '{"fsm":{"max_n_turns":3}}']
+    assert rows["session_id"] == ["argument", "--session-id", "abc"]
+    assert "route: https://api.sequrity.ai/control/chat/openai/v1" in run.lines
+    assert run.lines[-5:] == [
+        "  Authorization: Bearer ****cdef",
+        "  X-Api-Key: ****3210",
+        '  X-Features: {"agent_arch":"dual-llm"}',
+        '  X-Config: {"fsm":{"max_n_turns":3}}',
+        "  X-Session-ID: abc",
+    ]
+
+    as_json = json.loads(
+        invoke(capsys, "config", "--json", "--base-url", "https://sq.example.com/control/code/openai/v1").out
+    )
+    assert as_json["route"] == "https://sq.example.com/control/code/openai/v1"
+    assert as_json["settings"]["endpoint_type"] == {"value": "code", "origin": "argument --base-url"}
+    assert as_json["settings"]["provider"] == {"value": "openai", "origin": "argument --base-url"}
+    assert as_json["settings"]["policy"] == {"value": "(not sent)", "origin": "default"}
+    assert as_json["headers"]["Authorization"] == "Bearer ****cdef"
+
+
+def test_headers_as_json_curl_and_with_keys(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEQURITY_API_KEY", KEY)
+    monkeypatch.setenv("SEQURITY_LLM_API_KEY", LLM_KEY)
+    args = ["--arch", "dual-llm", "--config", '{"fsm":{"max_n_turns":3}}']
+    assert json.loads(invoke(capsys, "headers", *args).out) == {
+        "Authorization": "Bearer ****cdef",
+        "X-Api-Key": "****3210",
+        "X-Features": '{"agent_arch":"dual-llm"}',
+        "X-Config": '{"fsm":{"max_n_turns":3}}',
+    }
+    assert invoke(capsys, "headers", *args, "--curl").lines == [
+        '-H "Authorization: Bearer $SEQURITY_API_KEY" \\',
+        '-H "X-Api-Key: $SEQURITY_LLM_API_KEY" \\',
+        """-H 'X-Features: {"agent_arch":"dual-llm"}' \\""",
+        """-H 'X-Config: {"fsm":{"max_n_turns":3}}'""",
+    ]
+    shown = invoke(capsys, "headers", *args, "--show-keys")
+    assert json.loads(shown.out)["Authorization"] == f"Bearer {KEY}"
+    assert json.loads(shown.out)["X-Api-Key"] == LLM_KEY
+    curl = invoke(capsys, "headers", "--curl", "--show-keys").lines
+    assert curl[0] == f"-H 'Authorization: Bearer {KEY}' \\"
+
+
+# --------------------------------------------------------------------------- fake-server, demo in-process
+
+
+def test_without_werkzeug_fake_server_and_demo_exit_2_with_a_hint(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "werkzeug", None)  # makes `import werkzeug` fail
+    monkeypatch.delitem(sys.modules, "sequrity_openai.testing")
+    for argv in (["fake-server"], ["demo"]):
+        run = invoke(capsys, *argv)
+        assert run.code == 2
+        assert (
+            run.err
+            == 'sequrity-openai: error: the local stand-in needs the testing extra: pip install "sequrity-openai[testing]"\n'
+        )
+
+
+def test_demo_with_a_key_prints_the_commands_and_calls_nothing(
+    env: FakeSequrity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = invoke(capsys, "demo")
+    assert (run.code, run.err) == (0, "")
+    assert "SEQURITY_API_KEY is set" in run.out
+    assert '  sequrity-openai chat "What is the capital of France?" --arch single-llm' in run.lines
+    assert env.requests == []
+
+
+def test_fake_server_on_a_busy_port_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result: list[int] = []
+        worker = threading.Thread(
+            target=lambda: result.append(cli.main(["fake-server", "--port", str(port)])), daemon=True
+        )
+        worker.start()
+        worker.join(20)
+    assert result == [1]
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .startswith(f"sequrity-openai: error: cannot listen on 127.0.0.1:{port}")
+    )
