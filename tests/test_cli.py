@@ -7,6 +7,7 @@ runs the same code over the same real HTTP but skips the ~1 s interpreter start.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import queue
@@ -16,7 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,70 +67,81 @@ def _subprocess_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def run_concurrently(*calls: tuple[list[str], Mapping[str, str]]) -> list[Run]:
-    """Start every command at once: interpreter start-up (importing openai) dominates their cost."""
-    procs = [
-        subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for argv, env in calls
-    ]
-    runs = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        runs.append(Run(proc.returncode, out, err))
-    for run in runs:
-        _no_keys(run)
-    return runs
-
-
 MODULE = [sys.executable, "-m", "sequrity_openai"]
 
 
-@pytest.fixture
-def env(fake_sequrity: FakeSequrity, monkeypatch: pytest.MonkeyPatch) -> FakeSequrity:
-    monkeypatch.setenv("SEQURITY_API_KEY", KEY)
-    monkeypatch.setenv("SEQURITY_BASE_URL", fake_sequrity.url)
-    monkeypatch.setenv("OPENROUTER_API_KEY", LLM_KEY)
-    return fake_sequrity
+def _spawn(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _collect(proc: subprocess.Popen[str]) -> Run:
+    out, err = proc.communicate(timeout=120)
+    run = Run(proc.returncode, out, err)
+    _no_keys(run)
+    return run
+
+
+@dataclass
+class Spawned:
+    procs: dict[str, subprocess.Popen[str]]
+    echoer: FakeSequrity
+    denier: FakeSequrity
+    failer: FakeSequrity
+
+
+@pytest.fixture(scope="module")
+def spawned() -> Iterator[Spawned]:
+    """Every subprocess of this module, started at once: interpreter start-up (importing openai)
+    dominates their cost, so running them side by side keeps the file fast."""
+    script = Path(sys.executable).with_name("sequrity-openai")
+    assert script.exists(), "the console script is not installed; pip install -e ."
+    with FakeSequrity() as echoer, FakeSequrity() as denier, FakeSequrity() as failer:
+        denier.queue_denial(tool="send_email")
+        failer.queue_error(401, f"bearer {KEY} is not a Sequrity key")
+        keys = {"SEQURITY_API_KEY": KEY, "OPENROUTER_API_KEY": LLM_KEY}
+        commands = {
+            "ok": ([str(script), "chat", "hello cli", "--stream"], {**keys, "SEQURITY_BASE_URL": echoer.url}),
+            "denied": (
+                [*MODULE, "chat", "mail eve", "--arch", "dual-llm", "--json"],
+                {**keys, "SEQURITY_BASE_URL": denier.url},
+            ),
+            "failed": (
+                [*MODULE, "chat", "hi", "--max-retries", "0"],
+                {**keys, "SEQURITY_BASE_URL": failer.url},
+            ),
+            "unusable": ([*MODULE, "chat", "hi"], {"OPENAI_API_KEY": LLM_KEY}),
+            "config": ([*MODULE, "config", "--arch", "dual-llm"], keys),
+            "headers": ([*MODULE, "headers", "--curl"], {**keys, "SEQURITY_FEATURES": "single-llm"}),
+            "demo": ([*MODULE, "demo"], {"OPENAI_API_KEY": LLM_KEY}),
+            "fake-server": ([*MODULE, "fake-server", "--port", "0"], {}),
+        }
+        procs = {name: _spawn(argv, _subprocess_env(**env)) for name, (argv, env) in commands.items()}
+        try:
+            yield Spawned(procs, echoer, denier, failer)
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    proc.kill()
+                proc.communicate()
 
 
 # --------------------------------------------------------------------------- subprocesses
 
 
-def test_every_command_and_exit_code_as_a_subprocess(fake_sequrity: FakeSequrity) -> None:
-    script = Path(sys.executable).with_name("sequrity-openai")
-    assert script.exists(), "the console script is not installed; pip install -e ."
-    with FakeSequrity() as denier, FakeSequrity() as failer:
-        denier.queue_denial(tool="send_email")
-        failer.queue_error(401, f"bearer {KEY} is not a Sequrity key")
-        keys = {"SEQURITY_API_KEY": KEY, "OPENROUTER_API_KEY": LLM_KEY}
-        ok, denied, failed, unusable, config, headers = run_concurrently(
-            (
-                [str(script), "chat", "hello cli", "--stream"],
-                _subprocess_env(**keys, **{"SEQURITY_BASE_URL": fake_sequrity.url}),
-            ),
-            (
-                [*MODULE, "chat", "mail eve", "--arch", "dual-llm", "--json"],
-                _subprocess_env(**keys, SEQURITY_BASE_URL=denier.url),
-            ),
-            (
-                [*MODULE, "chat", "hi", "--max-retries", "0"],
-                _subprocess_env(**keys, SEQURITY_BASE_URL=failer.url),
-            ),
-            ([*MODULE, "chat", "hi"], _subprocess_env(OPENAI_API_KEY=LLM_KEY)),
-            ([*MODULE, "config", "--arch", "dual-llm"], _subprocess_env(**keys)),
-            ([*MODULE, "headers", "--curl"], _subprocess_env(**keys, SEQURITY_FEATURES="single-llm")),
-        )
-        assert denier.pending == [] and failer.pending == []
+def test_every_command_and_exit_code_as_a_subprocess(spawned: Spawned) -> None:
+    ok, denied, failed, unusable, config, headers = (
+        _collect(spawned.procs[name]) for name in ("ok", "denied", "failed", "unusable", "config", "headers")
+    )
+    assert spawned.denier.pending == [] and spawned.failer.pending == []
 
     assert (ok.code, ok.err) == (0, "")
-    assert ok.lines[0] == "echo: hello cli"
-    assert ok.lines[1] == f"session: {fake_sequrity.last_request.session_id}"
-    assert fake_sequrity.last_request.body["stream"] is True
+    assert ok.lines == ["echo: hello cli", f"session: {spawned.echoer.last_request.session_id}"]
+    assert spawned.echoer.last_request.body["stream"] is True
 
     assert denied.code == 3
     document = json.loads(denied.out)
     assert document["status"] == "denied"
-    assert document["session_id"] == denier.last_request.session_id
+    assert document["session_id"] == spawned.denier.last_request.session_id
     assert document["error"]["message"] == default_denial("send_email")
     assert denied.err == f"sequrity-openai: error: policy denied: {document['error']['message']}\n"
 
@@ -149,48 +161,34 @@ def test_every_command_and_exit_code_as_a_subprocess(fake_sequrity: FakeSequrity
     assert headers.lines[0] == '-H "Authorization: Bearer $SEQURITY_API_KEY" \\'
 
 
-def test_fake_server_serves_a_factory_client_until_sigint() -> None:
-    proc = subprocess.Popen(
-        [*MODULE, "fake-server", "--port", "0"],
-        env=_subprocess_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def test_fake_server_serves_a_factory_client_until_sigint(spawned: Spawned) -> None:
+    proc = spawned.procs["fake-server"]
     lines: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()], daemon=True)
     reader.start()
-    try:
-        banner: list[str] = []
-        while not any("export SEQURITY_API_KEY" in line for line in banner):
-            try:
-                banner.append(lines.get(timeout=60).rstrip("\n"))
-            except queue.Empty:
-                pytest.fail(f"no banner from fake-server: {banner}")
-        url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", banner[0])
-        assert url is not None, banner
-        assert f"  export SEQURITY_BASE_URL={url.group(1)}" in banner
-        assert "  export SEQURITY_API_KEY=sq-test-key" in banner
-        with sq.create_client(api_key="sq-test-key", base_url=url.group(1)) as client, sq.session() as scope:
-            answer = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "ping"}])
-        assert answer.choices[0].message.content == "echo: ping"
-        assert scope.id is not None
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
-        err = proc.stderr.read() if proc.stderr else ""
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
+    banner: list[str] = []
+    while not any("export SEQURITY_API_KEY" in line for line in banner):
+        try:
+            banner.append(lines.get(timeout=60).rstrip("\n"))
+        except queue.Empty:
+            pytest.fail(f"no banner from fake-server: {banner}")
+    url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", banner[0])
+    assert url is not None, banner
+    assert f"  export SEQURITY_BASE_URL={url.group(1)}" in banner
+    assert "  export SEQURITY_API_KEY=sq-test-key" in banner
+    with sq.create_client(api_key="sq-test-key", base_url=url.group(1)) as client, sq.session() as scope:
+        answer = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "ping"}])
+    assert answer.choices[0].message.content == "echo: ping"
+    assert scope.id is not None
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
     reader.join(10)
-    rest = [lines.get() for _ in range(lines.qsize())]
-    assert rest[-1:] == ["FakeSequrity stopped\n"]
-    assert "Traceback" not in err
+    assert [lines.get() for _ in range(lines.qsize())][-1:] == ["FakeSequrity stopped\n"]
+    assert proc.stderr is not None and proc.stderr.read() == ""
 
 
-def test_demo_runs_offline_with_every_line_labelled() -> None:
-    (run,) = run_concurrently(([*MODULE, "demo"], _subprocess_env(OPENAI_API_KEY=LLM_KEY)))
+def test_demo_runs_offline_with_every_line_labelled(spawned: Spawned) -> None:
+    run = _collect(spawned.procs["demo"])
     assert (run.code, run.err) == (0, "")
     assert run.lines, "the demo printed nothing"
     unlabelled = [line for line in run.lines if not line.startswith(LABEL)]
@@ -215,6 +213,14 @@ def test_demo_runs_offline_with_every_line_labelled() -> None:
     assert resumed.group(1) == resumed.group(2) == first.group(1)
 
 
+@pytest.fixture
+def env(fake_sequrity: FakeSequrity, monkeypatch: pytest.MonkeyPatch) -> FakeSequrity:
+    monkeypatch.setenv("SEQURITY_API_KEY", KEY)
+    monkeypatch.setenv("SEQURITY_BASE_URL", fake_sequrity.url)
+    monkeypatch.setenv("OPENROUTER_API_KEY", LLM_KEY)
+    return fake_sequrity
+
+
 # --------------------------------------------------------------------------- chat in-process
 
 
@@ -230,6 +236,15 @@ def test_chat_single_llm_prints_answer_and_session(
     assert sent.header("x-api-key") == LLM_KEY
     assert sent.body["model"] == "openai/gpt-5-nano"
     assert sent.path == "/control/chat/v1/chat/completions"
+
+
+def test_chat_reads_the_prompt_from_stdin(
+    env: FakeSequrity, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a long prompt\nover two lines"))
+    run = invoke(capsys, "chat", "-")
+    assert run.lines[:2] == ["echo: a long prompt", "over two lines"]
+    assert env.last_request.body["messages"] == [{"role": "user", "content": "a long prompt\nover two lines"}]
 
 
 def test_chat_dual_llm_prints_value_and_program(
@@ -418,6 +433,10 @@ def test_config_shows_values_origins_route_and_masked_headers(
     assert as_json["settings"]["endpoint_type"] == {"value": "code", "origin": "argument --base-url"}
     assert as_json["settings"]["provider"] == {"value": "openai", "origin": "argument --base-url"}
     assert as_json["settings"]["policy"] == {"value": "(not sent)", "origin": "default"}
+    assert as_json["settings"]["session_id"] == {
+        "value": "(none: each chat starts a session)",
+        "origin": "default",
+    }
     assert as_json["headers"]["Authorization"] == "Bearer ****cdef"
 
 

@@ -239,6 +239,7 @@ class _LiveText:
 def _chat(args: argparse.Namespace) -> int:
     outcome = _Outcome()
     live = _LiveText(sys.stdout, enabled=args.stream and not args.json)
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     try:
         settings, kwargs = _resolve(args)
         model = args.model or _default_model(settings.provider.value)
@@ -250,7 +251,7 @@ def _chat(args: argparse.Namespace) -> int:
     secrets = [settings.api_key.value, settings.llm_api_key.value]
     with client, session(args.session_id) as scope:
         try:
-            text, tool_calls = _ask(client, model, args.prompt, stream=args.stream, live=live)
+            text, tool_calls = _ask(client, model, prompt, stream=args.stream, live=live)
         except openai.OpenAIError as exc:
             outcome.status, outcome.exit_code = "failure", EXIT_FAILURE
             outcome.error = {"type": type(exc).__name__, "message": _describe_exception(exc)}
@@ -334,6 +335,9 @@ def _finish(args: argparse.Namespace, outcome: _Outcome, live: _LiveText, secret
 def _config(args: argparse.Namespace) -> int:
     settings, _ = _resolve(args)
     rows = [(name, value, _origin(name, origin, args)) for name, value, origin in settings.explain()]
+    if settings.session_id.value is None:
+        # explain() words every unset routing value as "(default route)"; a session is not a route.
+        rows = [(n, "(none: each chat starts a session)" if n == "session_id" else v, o) for n, v, o in rows]
     shown = _shown_headers(settings, show_keys=False)
     if args.json:
         document = {
@@ -420,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     chat = commands.add_parser("chat", help="send one prompt and print the answer and the session id")
-    chat.add_argument("prompt", metavar="PROMPT")
+    chat.add_argument("prompt", metavar="PROMPT", help="the user message; - reads it from standard input")
     chat.add_argument("--model", help="model id; for dual-llm 'planner,quarantined' or one id for both")
     chat.add_argument("--stream", action="store_true", help="stream the answer")
     chat.add_argument(
