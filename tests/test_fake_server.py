@@ -54,6 +54,16 @@ def test_start_and_stop_are_idempotent_and_restartable() -> None:
     assert repr(fake) == "FakeSequrity(not started)"
 
 
+def test_busy_port_raises_oserror_not_systemexit() -> None:
+    with FakeSequrity() as first:
+        second = FakeSequrity(port=first.port)
+        with pytest.raises(OSError, match="in use"):
+            second.start()
+        assert not second.running
+        with first.client() as client:
+            _ask(client)
+
+
 def test_environ_points_the_factory_at_the_fake(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeSequrity(api_key="sq-env-key") as fake:
         for name, value in fake.environ.items():

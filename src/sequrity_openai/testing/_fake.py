@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import socket
 import sys
 import threading
 import time
@@ -37,6 +38,8 @@ _ROUTE: Final = re.compile(
     rf"(?:/(?P<provider>{'|'.join(map(re.escape, PROVIDERS))}))?"
     r"/v1/(?P<api>chat/completions|responses)"
 )
+# Many clients may connect at once (load tests); a small listen backlog would drop them.
+_BACKLOG: Final = 1024
 DEFAULT_MAX_TURNS: Final[Mapping[Arch, int]] = {"single-llm": 50, "dual-llm": 5}
 _UNSET: Final = object()
 
@@ -105,8 +108,6 @@ class _Handler(WSGIRequestHandler):
 
 
 class _Server(ThreadedWSGIServer):
-    # Many clients may connect at once (load tests); the default backlog drops them.
-    request_queue_size = 1024
     log_requests = False
 
 
@@ -178,7 +179,14 @@ class FakeSequrity:
 
     def _bind(self) -> _Server:
         if self._server is None:
-            server = _Server(self.host, self._port, self._wsgi, handler=_Handler)
+            # Bind here rather than in werkzeug, which answers a busy port with sys.exit(1).
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            listener = socket.create_server((self.host, self._port), family=family, backlog=_BACKLOG)
+            try:
+                port = listener.getsockname()[1]
+                server = _Server(self.host, port, self._wsgi, handler=_Handler, fd=listener.fileno())
+            finally:
+                listener.close()  # the server holds its own duplicate of the socket
             server.log_requests = self.log_requests
             self._server = server
         return self._server
@@ -187,7 +195,7 @@ class FakeSequrity:
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("FakeSequrity is not started; call start() or use it as a context manager")
-        return int(self._server.server_port)
+        return int(self._server.port)
 
     @property
     def url(self) -> str:
