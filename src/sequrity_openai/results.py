@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -23,8 +24,17 @@ __all__ = [
 
 Status = Literal["success", "failure", "unknown"]
 
-# "Tool call send_email denied by argument checking policies. ..." and its relatives.
-_DENIAL = re.compile(r"\bden(?:ied|y)\b.*\bpolic|\bpolicy\b.*\b(?:violat|den)", re.IGNORECASE | re.DOTALL)
+# What the service says when a policy stops a run: "Tool call send_email denied by argument
+# checking policies. ...", "The program violated control flow policies and cannot continue ...".
+# Errors that merely mention a policy (a policy that fails to parse, whose text may well say
+# "deny") are not denials, so the verb must be a past-tense outcome tied to "policy/policies".
+_DENIAL = re.compile(
+    r"\b(?:denied|violated|blocked|rejected)\b[^.\n]{0,80}?\bpolic(?:y|ies)\b|\bpolicy (?:violation|denial)s?\b",
+    re.IGNORECASE,
+)
+_DENIAL_CODE = re.compile(r"polic[a-z_ -]*(?:violat|den)|(?:violat|den)[a-z_ -]*polic", re.IGNORECASE)
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 2000
 
 
 @dataclass(frozen=True)
@@ -68,8 +78,10 @@ class DualLlmResult:
     def is_policy_violation(self) -> bool:
         if self.status != "failure" or self.error is None:
             return False
-        code = (self.error.code or "").lower()
-        return "polic" in code or bool(_DENIAL.search(self.error.message))
+        if _DENIAL_CODE.search(self.error.code or "") or _DENIAL.search(self.error.message):
+            return True
+        # Without an explanation, a check in the history that denied something is the cause.
+        return not self.error.message.strip() and _history_denied(self.policy_check_history)
 
     def raise_for_status(self) -> DualLlmResult:
         """Return self on success; raise ``PolicyViolation`` or ``SequrityExecutionError`` on failure.
@@ -78,46 +90,77 @@ class DualLlmResult:
         """
         if self.status != "failure":
             return self
-        message = self.error.message if self.error else "dual-llm execution failed"
+        message = self.error.message if self.error and self.error.message.strip() else ""
+        if not message:
+            code = self.error.code if self.error else None
+            message = f"dual-llm execution failed ({code})" if code else "dual-llm execution failed"
         if self.is_policy_violation:
             raise PolicyViolation(message, result=self)
         raise SequrityExecutionError(message, result=self)
 
 
+def _history_denied(history: list[Any] | None) -> bool:
+    for check in history or []:
+        if isinstance(check, Mapping):
+            denied = check.get("denied")
+            verdict = check.get("final_verdict")
+            if (isinstance(denied, list) and denied) or (isinstance(verdict, str) and "denied" in verdict):
+                return True
+    return False
+
+
+def _text(value: object) -> str:
+    # reprlib bounds the depth, so a pathologically nested value cannot hit the recursion limit.
+    return value if isinstance(value, str) else _SHORT.repr(value)
+
+
 def _strings(value: object) -> tuple[str, ...]:
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return tuple(str(v) for v in value)
+    # Producers, consumers and tags are sets of names; anything else in them is malformed and
+    # stays visible only in ``raw`` / ``document``.
+    if isinstance(value, (list, tuple)):
+        return tuple(_text(v) for v in value if isinstance(v, (str, int, float)))
     return ()
 
 
+def _get(obj: object, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
 def _content_of(obj: object) -> str | None:
-    if obj is None:
-        return None
-    if isinstance(obj, str):
+    """The text of a ChatCompletion, a message (object or dict), a string, bytes or a collected stream."""
+    if obj is None or isinstance(obj, str):
         return obj
+    if isinstance(obj, (bytes, bytearray)):
+        return bytes(obj).decode("utf-8", errors="replace")
     if isinstance(obj, CollectedStream):
         return obj.text
-    if isinstance(obj, Mapping):
-        content = obj.get("content")
-        return content if isinstance(content, str) else None
-    choices = getattr(obj, "choices", None)
+    choices = _get(obj, "choices")
     if isinstance(choices, list):
         if not choices:
             return None
-        obj = getattr(choices[0], "message", None)
-    content = getattr(obj, "content", None)
+        obj = _get(choices[0], "message")
+    content = _get(obj, "content")
     if isinstance(content, str):
         return content
-    output_text = getattr(obj, "output_text", None)  # a Responses API Response
+    if isinstance(content, list):  # content parts: [{"type": "text", "text": "..."}]
+        texts = [_get(part, "text") for part in content]
+        return "".join(t for t in texts if isinstance(t, str))
+    output_text = _get(obj, "output_text")  # a Responses API Response
     return output_text if isinstance(output_text, str) else None
 
 
 def parse_result(obj: object) -> DualLlmResult:
     """Parse a dual-llm answer from a ChatCompletion, a message, a string or a collected stream.
 
-    Never raises: content that is not the dual-llm JSON document gives status ``"unknown"``
-    with ``raw`` kept.
+    An already decoded document (a dict with a ``status``) is accepted too. Never raises:
+    content that is not the dual-llm JSON document gives status ``"unknown"`` with ``raw`` kept.
     """
+    if isinstance(obj, Mapping) and "status" in obj and "choices" not in obj and "role" not in obj:
+        try:
+            raw = json.dumps(obj)
+        except (TypeError, ValueError, RecursionError):
+            return DualLlmResult(status="unknown", raw="")
+        return _parse(raw, dict(obj))
     try:
         content = _content_of(obj)
     except Exception:
@@ -127,8 +170,19 @@ def parse_result(obj: object) -> DualLlmResult:
         document = json.loads(raw)
     except (ValueError, RecursionError):
         return DualLlmResult(status="unknown", raw=raw)
+    return _parse(raw, document)
+
+
+def _parse(raw: str, document: object) -> DualLlmResult:
     if not isinstance(document, dict) or document.get("status") not in ("success", "failure"):
         return DualLlmResult(status="unknown", raw=raw)
+    try:
+        return _fields(raw, document)
+    except Exception:  # a shape no one anticipated: keep the status, the text and the document
+        return DualLlmResult(status=document["status"], raw=raw, document=document)
+
+
+def _fields(raw: str, document: dict[str, Any]) -> DualLlmResult:
     final = document.get("final_return_value")
     final = final if isinstance(final, dict) else {}
     meta = final.get("meta")
@@ -136,9 +190,9 @@ def parse_result(obj: object) -> DualLlmResult:
     error = document.get("error")
     parsed_error: ResultError | None = None
     if isinstance(error, dict):
-        code = error.get("code")
+        code, message = error.get("code"), error.get("message")
         parsed_error = ResultError(
-            code=None if code is None else str(code), message=str(error.get("message") or "")
+            code=None if code is None else _text(code), message="" if message is None else _text(message)
         )
     elif isinstance(error, str) and error:
         parsed_error = ResultError(code=None, message=error)
