@@ -127,6 +127,10 @@ def test_failure_fields() -> None:
             "dual-llm execution failed",
         ),
         (failure(None, policy_check_history=[{"final_verdict": "hard_denied"}]), "dual-llm execution failed"),
+        (
+            failure("  ", code=None, policy_check_history=[{"tool_name": "send_email", "decision": "deny"}]),
+            "dual-llm execution failed",
+        ),
     ],
 )
 def test_policy_denials_raise_policy_violation(raw: str, reason: str) -> None:
@@ -149,6 +153,7 @@ def test_policy_denials_raise_policy_violation(raw: str, reason: str) -> None:
         (failure("Maximum number of planning steps reached"), "execution_error"),
         (failure("NameError: name 'denied_by_policy' is not defined"), "execution_error"),
         (failure("", code="timeout"), "timeout"),
+        (failure("", code="x", policy_check_history=[{"decision": "allow"}, {"denied": []}, "junk"]), "x"),
         # A denial earlier in the history does not explain a failure that names another cause.
         (failure("KeyError: 'to'", policy_check_history=[{"denied": [{"policy": "p"}]}]), "execution_error"),
         (json.dumps({"status": "failure"}), None),

@@ -100,11 +100,16 @@ class DualLlmResult:
 
 
 def _history_denied(history: list[Any] | None) -> bool:
+    """A check in ``policy_check_history`` denied something (a ``denied`` list or a deny verdict)."""
     for check in history or []:
-        if isinstance(check, Mapping):
-            denied = check.get("denied")
-            verdict = check.get("final_verdict")
-            if (isinstance(denied, list) and denied) or (isinstance(verdict, str) and "denied" in verdict):
+        if not isinstance(check, Mapping):
+            continue
+        denied = check.get("denied")
+        if isinstance(denied, list) and denied:
+            return True
+        for key in ("final_verdict", "decision"):
+            verdict = check.get(key)
+            if isinstance(verdict, str) and ("denied" in verdict.lower() or verdict.lower() == "deny"):
                 return True
     return False
 
