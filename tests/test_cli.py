@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +115,7 @@ def spawned() -> Iterator[Spawned]:
             "headers": ([*MODULE, "headers", "--curl"], {**keys, "SEQURITY_FEATURES": "single-llm"}),
             "demo": ([*MODULE, "demo"], {"OPENAI_API_KEY": LLM_KEY}),
             "fake-server": ([*MODULE, "fake-server", "--port", "0"], {}),
+            "fake-server-term": ([*MODULE, "fake-server", "--port", "0"], {}),
         }
         procs = {name: _spawn(argv, _subprocess_env(**env)) for name, (argv, env) in commands.items()}
         try:
@@ -161,30 +163,50 @@ def test_every_command_and_exit_code_as_a_subprocess(spawned: Spawned) -> None:
     assert headers.lines[0] == '-H "Authorization: Bearer $SEQURITY_API_KEY" \\'
 
 
-def test_fake_server_serves_a_factory_client_until_sigint(spawned: Spawned) -> None:
-    proc = spawned.procs["fake-server"]
+def _banner(proc: subprocess.Popen[str]) -> tuple[str, queue.Queue[str], threading.Thread]:
+    """Wait for fake-server's banner; return its URL and the reader of the rest of its output."""
     lines: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()], daemon=True)
     reader.start()
     banner: list[str] = []
+    deadline = time.monotonic() + 60
     while not any("export SEQURITY_API_KEY" in line for line in banner):
         try:
-            banner.append(lines.get(timeout=60).rstrip("\n"))
+            banner.append(lines.get(timeout=0.5).rstrip("\n"))
         except queue.Empty:
-            pytest.fail(f"no banner from fake-server: {banner}")
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read() if proc.poll() is not None and proc.stderr else ""
+                pytest.fail(f"no banner from fake-server (exit {proc.poll()}): {banner} {err}")
     url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", banner[0])
     assert url is not None, banner
     assert f"  export SEQURITY_BASE_URL={url.group(1)}" in banner
     assert "  export SEQURITY_API_KEY=sq-test-key" in banner
-    with sq.create_client(api_key="sq-test-key", base_url=url.group(1)) as client, sq.session() as scope:
-        answer = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "ping"}])
-    assert answer.choices[0].message.content == "echo: ping"
-    assert scope.id is not None
-    proc.send_signal(signal.SIGINT)
+    return url.group(1), lines, reader
+
+
+def _stops_cleanly(proc: subprocess.Popen[str], lines: queue.Queue[str], reader: threading.Thread) -> None:
     assert proc.wait(timeout=30) == 0
     reader.join(10)
     assert [lines.get() for _ in range(lines.qsize())][-1:] == ["FakeSequrity stopped\n"]
     assert proc.stderr is not None and proc.stderr.read() == ""
+
+
+def test_fake_server_serves_a_factory_client_until_sigint(spawned: Spawned) -> None:
+    proc = spawned.procs["fake-server"]
+    url, lines, reader = _banner(proc)
+    with sq.create_client(api_key="sq-test-key", base_url=url) as client, sq.session() as scope:
+        answer = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "ping"}])
+    assert answer.choices[0].message.content == "echo: ping"
+    assert scope.id is not None
+    proc.send_signal(signal.SIGINT)
+    _stops_cleanly(proc, lines, reader)
+
+
+def test_fake_server_stops_cleanly_on_sigterm(spawned: Spawned) -> None:
+    proc = spawned.procs["fake-server-term"]
+    _, lines, reader = _banner(proc)
+    proc.send_signal(signal.SIGTERM)
+    _stops_cleanly(proc, lines, reader)
 
 
 def test_demo_runs_offline_with_every_line_labelled(spawned: Spawned) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import threading
 from typing import Any
 
 __all__ = ["add_commands"]
@@ -21,6 +23,10 @@ def _fake_class() -> Any:
     return FakeSequrity
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _fake_server(args: argparse.Namespace) -> int:
     from . import cli
 
@@ -36,11 +42,7 @@ def _fake_server(args: argparse.Namespace) -> int:
         log_requests=args.log_requests,
     )
 
-    listening = False
-
     def ready(url: str) -> None:
-        nonlocal listening
-        listening = True
         lines = [
             f"FakeSequrity, a local stand-in of Sequrity Control, listening on {url}",
             "Point clients at it with:",
@@ -51,6 +53,9 @@ def _fake_server(args: argparse.Namespace) -> int:
         ]
         print("\n".join(lines), flush=True)
 
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    # `kill`, `docker stop` and CI cancellation send SIGTERM: stop as cleanly as on Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         fake.serve_forever(on_ready=ready)
     except KeyboardInterrupt:
@@ -58,12 +63,9 @@ def _fake_server(args: argparse.Namespace) -> int:
     except OSError as exc:
         cli._error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
         return cli.EXIT_FAILURE
-    except SystemExit:
-        # werkzeug reports a failed bind on stderr itself and then exits.
-        if listening:
-            raise
-        cli._error(f"cannot listen on {args.host}:{args.port}")
-        return cli.EXIT_FAILURE
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     print("FakeSequrity stopped", flush=True)
     return cli.EXIT_OK
 
