@@ -128,6 +128,36 @@ def test_unexpected_rejection_fails_the_test_at_teardown(pytester: pytest.Pytest
     result.stdout.fnmatch_lines(["*unexpected rejection: POST /control/chat/v1/chat/completions -> 422*"])
 
 
+def test_a_failed_test_is_not_reported_twice(pytester: pytest.Pytester) -> None:
+    result = _run(
+        pytester,
+        """
+        def test_fails_before_using_its_answer(fake_sequrity):
+            fake_sequrity.queue_text("never used")
+            assert False, "the test's own failure"
+        """,
+    )
+    result.assert_outcomes(failed=1, errors=0)
+    assert "never consumed" not in result.stdout.str()
+
+
+def test_a_stopped_server_is_restarted_for_the_next_test(pytester: pytest.Pytester) -> None:
+    result = _run(
+        pytester,
+        """
+        def test_stops_it(fake_sequrity):
+            fake_sequrity.stop()
+
+        def test_still_served(fake_sequrity, sequrity_client):
+            answer = sequrity_client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "x"}]
+            )
+            assert answer.choices[0].message.content == "echo: x"
+        """,
+    )
+    result.assert_outcomes(passed=2)
+
+
 def test_importing_the_package_imports_neither_pytest_nor_werkzeug() -> None:
     code = (
         "import sys, sequrity_openai\n"

@@ -13,7 +13,7 @@ without the ``testing`` extra leaves other test suites untouched.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -29,6 +29,19 @@ except ImportError:  # pragma: no cover - without pytest-asyncio, leave async fi
     _async_fixture = pytest.fixture  # type: ignore[assignment]
 
 
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
+
+
 @pytest.fixture(scope="session")
 def _sequrity_fake_server() -> Iterator[FakeSequrity]:
     try:
@@ -40,13 +53,18 @@ def _sequrity_fake_server() -> Iterator[FakeSequrity]:
 
 
 @pytest.fixture
-def fake_sequrity(_sequrity_fake_server: FakeSequrity) -> Iterator[FakeSequrity]:
+def fake_sequrity(
+    _sequrity_fake_server: FakeSequrity, request: pytest.FixtureRequest
+) -> Iterator[FakeSequrity]:
     """A running FakeSequrity with a clean script, no records and no sessions."""
     fake = _sequrity_fake_server
     fake.reset()
+    fake.start()  # in case an earlier test stopped the shared server
     yield fake
     try:
-        fake.check()
+        # A test that already failed says enough; leftovers of it would only add noise.
+        if not request.node.stash.get(_CALL_FAILED, False):
+            fake.check()
     finally:
         fake.reset()
 
