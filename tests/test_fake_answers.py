@@ -273,6 +273,8 @@ def test_scripted_error_headers_reach_the_client(fake_sequrity: FakeSequrity) ->
 def test_queue_error_checks_status(fake_sequrity: FakeSequrity) -> None:
     with pytest.raises(ValueError, match=r"400\.\.599"):
         fake_sequrity.queue_error(200)
+    with pytest.raises(ValueError, match="JSON-serialisable"):
+        fake_sequrity.queue_error(500, object())
     with pytest.raises(ValueError, match=">= 0"):
         fake_sequrity.queue_delay(-1)
 

@@ -329,6 +329,10 @@ class FakeSequrity:
         """An HTTP error ``status`` with body ``{"detail": detail}`` and extra ``headers``."""
         if not 400 <= status <= 599:
             raise ValueError(f"queue_error(): status must be 400..599, got {status}")
+        try:
+            json.dumps(detail)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"queue_error(): detail must be JSON-serialisable: {exc}") from None
         self.queue(ErrorAnswer(status, detail, dict(headers or {})))
 
     def queue_delay(self, seconds: float) -> None:
@@ -524,8 +528,9 @@ class FakeSequrity:
         with self._lock:
             existing, new_turn = self._resolve_session(api, body, record.sent_session_id)
             delay = 0.0
-            while self._queue and isinstance(self._queue[0], Delay):
-                delay += self._queue.popleft().seconds  # type: ignore[union-attr]
+            while self._queue and isinstance(head := self._queue[0], Delay):
+                self._queue.popleft()
+                delay += head.seconds
             item = self._queue.popleft() if self._queue else None
             if isinstance(item, ErrorAnswer):
                 record.session_id = existing
