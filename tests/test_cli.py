@@ -152,7 +152,7 @@ def test_every_command_and_exit_code_as_a_subprocess(spawned: Spawned) -> None:
     assert "is not a Sequrity key" in failed.err and failed.err.count("\n") == 1
 
     assert (unusable.code, unusable.out) == (2, "")
-    assert unusable.err.startswith("sequrity-openai: error: no Sequrity API key")
+    assert unusable.err.startswith("sequrity-openai: error: no Sequrity API key: set SEQURITY_API_KEY.")
     assert unusable.err.count("\n") == 1
 
     assert config.code == 0
@@ -397,7 +397,9 @@ def test_execution_failure_that_is_not_a_denial_exits_1() -> None:
     )
 
 
-def test_usage_and_configuration_errors_exit_2(env: FakeSequrity, capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_and_configuration_errors_exit_2(
+    env: FakeSequrity, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert invoke(capsys, "--help").code == 0
     nothing = invoke(capsys)
     assert nothing.code == 2 and "COMMAND" in nothing.err
@@ -411,12 +413,20 @@ def test_usage_and_configuration_errors_exit_2(env: FakeSequrity, capsys: pytest
     bad_config = invoke(capsys, "chat", "x", "--config", '{"fsm": {"max_n_turns": 0}}', "--json")
     assert bad_config.code == 2
     assert json.loads(bad_config.out)["status"] == "error"
-    assert "X-Config" in bad_config.err and "fsm.max_n_turns" in bad_config.err
+    assert bad_config.err.startswith(
+        "sequrity-openai: error: --config: invalid X-Config value: fsm.max_n_turns"
+    )
     insecure = invoke(capsys, "config", "--base-url", "http://sequrity.example.com")
-    assert insecure.code == 2 and "argument base_url" in insecure.err
+    assert insecure.code == 2 and insecure.err.startswith("sequrity-openai: error: --base-url: ")
     assert (
         invoke(capsys, "config", "--base-url", "http://sequrity.example.com", "--allow-insecure-http").code
         == 0
+    )
+    monkeypatch.setenv("SEQURITY_POLICY", '{"mode": "lenient"}')
+    bad_env = invoke(capsys, "headers")
+    assert bad_env.code == 2
+    assert bad_env.err.startswith(
+        "sequrity-openai: error: environment variable SEQURITY_POLICY: invalid X-Policy"
     )
     assert env.api_requests == []
 

@@ -89,6 +89,14 @@ def _error(message: str, secrets: Sequence[str | None] = ()) -> None:
     print(f"{PROG}: error: {_one_line(redact(message, secrets))}", file=sys.stderr, flush=True)
 
 
+def _configuration_message(exc: ConfigurationError) -> str:
+    """The library's wording, with the options of this command where it names an argument."""
+    message = str(exc).replace("pass api_key= or set", "set")
+    for name, flag in _FLAGS.items():
+        message = message.replace(f"argument {name}", flag)
+    return message
+
+
 def _describe_exception(exc: BaseException) -> str:
     if isinstance(exc, openai.APIConnectionError):
         url = getattr(getattr(exc, "request", None), "url", None)
@@ -246,7 +254,7 @@ def _chat(args: argparse.Namespace) -> int:
         client = create_client(**kwargs, max_retries=args.max_retries, timeout=args.timeout)
     except ConfigurationError as exc:
         outcome.status, outcome.exit_code = "error", EXIT_USAGE
-        outcome.error = {"type": type(exc).__name__, "message": str(exc)}
+        outcome.error = {"type": type(exc).__name__, "message": _configuration_message(exc)}
         return _finish(args, outcome, live, [])
     secrets = [settings.api_key.value, settings.llm_api_key.value]
     with client, session(args.session_id) as scope:
@@ -356,31 +364,33 @@ def _config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _curl_header(name: str, value: str) -> str:
+# The headers that carry a key: the setting holding it, and what precedes it in the value.
+_KEY_HEADERS: Final[Mapping[str, tuple[str, str]]] = {
+    "Authorization": ("api_key", "Bearer "),
+    "X-Api-Key": ("llm_api_key", ""),
+}
+
+
+def _curl_arg(name: str, value: str, settings: Settings, *, show_keys: bool) -> str:
+    if not show_keys and name in _KEY_HEADERS:
+        setting, prefix = _KEY_HEADERS[name]
+        var = getattr(settings, setting).origin
+        if var in _KEY_VARS:
+            # A variable reference works when pasted into a shell and shows nothing secret.
+            return f'-H "{name}: {prefix}${var}"'
     return "-H " + shlex.quote(f"{name}: {value}")
 
 
 def _headers(args: argparse.Namespace) -> int:
     settings, _ = _resolve(args)
     shown = _shown_headers(settings, show_keys=args.show_keys)
-    if not args.curl:
-        print(json.dumps(shown, indent=2))
-        return EXIT_OK
-    parts = []
-    for name, value in shown.items():
-        var = None
-        if not args.show_keys and name == "Authorization":
-            var = settings.api_key.origin
-            prefix = "Bearer "
-        elif not args.show_keys and name == "X-Api-Key":
-            var = settings.llm_api_key.origin
-            prefix = ""
-        if var is not None and var in _KEY_VARS:
-            # A variable reference works when pasted into a shell and shows nothing secret.
-            parts.append(f'-H "{name}: {prefix}${var}"')
-        else:
-            parts.append(_curl_header(name, value))
-    print(" \\\n".join(parts))
+    if args.curl:
+        text = " \\\n".join(
+            _curl_arg(name, value, settings, show_keys=args.show_keys) for name, value in shown.items()
+        )
+    else:
+        text = json.dumps(shown, indent=2)
+    print(text if args.show_keys else redact(text, [settings.api_key.value, settings.llm_api_key.value]))
     return EXIT_OK
 
 
@@ -468,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except ConfigurationError as exc:
-        _error(str(exc))
+        _error(_configuration_message(exc))
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(file=sys.stderr)
