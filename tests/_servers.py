@@ -8,7 +8,8 @@ It speaks just enough of ``POST .../chat/completions`` for the session and resul
   session, the per-session turn number, the last user text and how the session was found;
 - directives in the last user message script the answer: ``[tool]`` asks for a tool call,
   ``[rotate]`` moves the conversation to a fresh id, ``[fail-once:KEY]`` answers 503 the first
-  time KEY is seen, ``[status:NNN]`` always answers NNN with a ``{"detail": ...}`` body;
+  time KEY is seen, ``[status:NNN]`` always answers NNN with a ``{"detail": ...}`` body (and an
+  ``X-Session-ID`` naming a fresh session);
 - ``stream: true`` answers server-sent ``chat.completion.chunk`` events ending with ``[DONE]``.
 
 Every request is recorded (thread-safe) so tests can check which id each call carried.
@@ -194,7 +195,10 @@ class SessionServer:
         status = _STATUS.search(text)
         if status:
             self._record(path, headers, body, "", "error")
-            return _error(int(status.group(1)), f"scripted failure for {text!r}")
+            # Errors name a session too, one the client must not adopt.
+            answer = _error(int(status.group(1)), f"scripted failure for {text!r}")
+            answer.headers["X-Session-ID"] = str(uuid.uuid4())
+            return answer
         once = _FAIL_ONCE.search(text)
         if once:
             with self._lock:

@@ -379,6 +379,37 @@ async def test_async_scope_exit_after_an_exception(server: SessionServer) -> Non
     assert server.by_text(f"{tag} after")[0].sent_session is None
 
 
+async def test_error_answers_do_not_move_the_scope(chat: Chat, server: SessionServer) -> None:
+    tag = new_tag()
+    with sq.session() as s:
+        await chat(f"{tag} one")
+        mine = s.id
+        with pytest.raises(openai.BadRequestError, match="scripted failure"):
+            await chat(f"{tag} [status:400]")
+        assert s.id == mine
+        await chat(f"{tag} two")
+    assert [r.sent_session for r in server.by_text(tag)] == [None, mine, mine]
+
+
+async def test_other_services_on_a_shared_http_client_are_left_alone(server: SessionServer) -> None:
+    http_client = openai.DefaultHttpxClient()
+    sequrity = Chat(sq.create_client(api_key="sk-test", base_url=server.url, http_client=http_client))
+    # A stock client on the same http_client, talking to a service that is not Sequrity Control.
+    other = Chat(openai.OpenAI(api_key="sk-other", base_url=f"{server.url}/v1", http_client=http_client))
+    tag = new_tag()
+    with sq.session() as s:
+        await sequrity(f"{tag} one")
+        mine = s.id
+        await other(f"{tag} elsewhere")
+        assert s.id == mine
+        await sequrity(f"{tag} two")
+    _, elsewhere, two = server.by_text(tag)
+    assert elsewhere.path == "/v1/chat/completions"
+    assert elsewhere.sent_session is None
+    assert elsewhere.session != mine
+    assert two.sent_session == mine
+
+
 def test_sync_scope_in_plain_threads_code(server: SessionServer) -> None:
     client = sq.create_client(api_key="sk-test", base_url=server.url, max_retries=0)
     tag = new_tag()
