@@ -299,7 +299,26 @@ def test_chat_stream_echoes_text_and_holds_back_dual_llm_documents(
     assert document["answer"] == [1, 2]
     assert document["status"] == "success"
     assert document["session_id"] == env.last_request.session_id
+    env.queue_text("ends with a newline\n")
+    ended = invoke(capsys, "chat", "z", "--stream")
+    assert ended.lines[:2] == ["ends with a newline", f"session: {env.last_request.session_id}"]
     assert all(r.body["stream"] is True for r in env.api_requests)
+
+
+def test_chat_prints_tool_calls_the_model_asks_for(
+    env: FakeSequrity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.queue_tool_call("get_weather", {"city": "Paris"})
+    run = invoke(capsys, "chat", "weather?")
+    assert run.code == 0
+    assert run.lines == [
+        'tool call: get_weather({"city": "Paris"})',
+        f"session: {env.last_request.session_id}",
+    ]
+    env.queue_tool_call("get_weather", {"city": "Rome"})
+    calls = json.loads(invoke(capsys, "chat", "weather?", "--json", "--stream").out)["tool_calls"]
+    assert [c["function"] for c in calls] == [{"name": "get_weather", "arguments": '{"city": "Rome"}'}]
+    assert calls[0]["id"].startswith(f"tc-{env.last_request.session_id}-")
 
 
 def test_chat_json_resume_and_unknown_session(env: FakeSequrity, capsys: pytest.CaptureFixture[str]) -> None:

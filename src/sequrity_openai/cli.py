@@ -29,7 +29,7 @@ from ._client import create_client
 from ._routes import ENDPOINT_TYPES, PROVIDERS
 from ._settings import Settings, mask, resolve_settings
 from .errors import ConfigurationError
-from .headers import Policy
+from .headers import Policy, coerce
 from .results import collect_stream, parse_result
 from .sessions import session
 
@@ -112,12 +112,10 @@ def _read_policy(path: str, arch: str | None) -> Policy:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"--policy: cannot read {path!r}: {exc.__class__.__name__}") from None
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigurationError(f"--policy: cannot read {path!r}: {reason}") from None
     if path.endswith(".json"):
-        try:
-            return Policy.model_validate_json(text)
-        except ValueError as exc:
-            raise ConfigurationError(f"--policy {path!r}: not a valid X-Policy document: {exc}") from None
+        return coerce(Policy, text, f"--policy {path!r}")
     if arch == "single-llm":
         return Policy.single_llm(codes=text)
     return Policy.dual_llm(codes=text)
@@ -215,6 +213,7 @@ class _LiveText:
         self.enabled = enabled
         self.decided: bool | None = None  # True: echoing, False: holding back
         self.pending = ""
+        self.line_open = False
 
     def feed(self, chunks: Iterator[Any]) -> Iterator[Any]:
         for chunk in chunks:
@@ -238,6 +237,7 @@ class _LiveText:
             text, self.pending = self.pending, ""
         self.out.write(text)
         self.out.flush()
+        self.line_open = not text.endswith("\n")
 
     @property
     def echoed(self) -> bool:
@@ -318,8 +318,9 @@ def _finish(args: argparse.Namespace, outcome: _Outcome, live: _LiveText, secret
     else:
         lines: list[str] = []
         if live.echoed:
-            lines.append("")  # ends the echoed line
-        elif outcome.answer is not None:
+            if live.line_open:
+                lines.append("")
+        elif outcome.answer is not None and (outcome.answer != "" or not outcome.tool_calls):
             lines.append(_show(outcome.answer))
         for call in outcome.tool_calls:
             function = call.get("function") or {}
