@@ -420,6 +420,7 @@ def test_usage_and_configuration_errors_exit_2(
     env: FakeSequrity, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert invoke(capsys, "--help").code == 0
+    assert invoke(capsys, "--version").out == f"sequrity-openai {sq.__version__}\n"
     nothing = invoke(capsys)
     assert nothing.code == 2 and "COMMAND" in nothing.err
     bad_arch = invoke(capsys, "chat", "x", "--arch", "triple-llm")

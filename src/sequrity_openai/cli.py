@@ -24,7 +24,7 @@ from typing import Any, Final, TextIO
 
 import openai
 
-from . import _settings
+from . import __version__, _settings
 from ._client import create_client
 from ._routes import ENDPOINT_TYPES, PROVIDERS
 from ._settings import Settings, mask, resolve_settings
@@ -432,6 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Keys come from the environment only: SEQURITY_API_KEY, and SEQURITY_LLM_API_KEY or the "
         "provider's variable. Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 policy denial.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     chat = commands.add_parser("chat", help="send one prompt and print the answer and the session id")
