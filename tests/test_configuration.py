@@ -339,3 +339,13 @@ def test_wrong_http_client_kind_is_named() -> None:
         sq.create_client(api_key="k", http_client=openai.DefaultAsyncHttpxClient())
     with pytest.raises(sq.ConfigurationError, match="http_client"):
         sq.create_async_client(api_key="k", http_client=openai.DefaultHttpxClient())
+
+
+def test_explain_words_unset_values_by_kind() -> None:
+    from sequrity_openai._settings import resolve_settings
+
+    shown = {name: value for name, value, _ in resolve_settings(api_key="k").explain()}
+    assert shown["provider"] == "(default route)"
+    assert shown["session_id"] == "(not set)"
+    assert shown["features"] == "(not sent)"
+    assert shown["api_key"] == "****"

@@ -103,9 +103,10 @@ class Settings:
         for name in ("api_key", "llm_api_key"):
             item: Resolved[Any] = getattr(self, name)
             rows.append((name, mask(item.value), item.origin))
+        unset = {"provider": "(default route)", "session_id": "(not set)"}
         for name in ("provider", "endpoint_type", "base_url", "session_id"):
             item = getattr(self, name)
-            rows.append((name, "(default route)" if item.value is None else str(item.value), item.origin))
+            rows.append((name, unset.get(name, "") if item.value is None else str(item.value), item.origin))
         for name in ("features", "policy", "config"):
             item = getattr(self, name)
             rows.append((name, "(not sent)" if item.value is None else item.value.to_header(), item.origin))
