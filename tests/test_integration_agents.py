@@ -22,8 +22,8 @@ agents = pytest.importorskip("agents")
 
 from agents import Agent, RunConfig, Runner, function_tool  # noqa: E402
 from agents.models import _openai_shared  # noqa: E402
-from agents.tracing import flush_traces, set_tracing_disabled  # noqa: E402
-from agents.tracing.processors import default_exporter  # noqa: E402
+from agents.tracing import set_tracing_disabled  # noqa: E402
+from agents.tracing.processors import default_exporter, default_processor  # noqa: E402
 from pytest_httpserver import HTTPServer  # noqa: E402
 
 import sequrity_openai as sq  # noqa: E402
@@ -48,28 +48,38 @@ def fake(fake_server: FakeSequrity) -> Iterator[FakeSequrity]:
     fake_server.check()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def trap(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[HTTPServer]:
-    """Stand-in for api.openai.com; model calls that reach it fail the test."""
+    """Stand-in for api.openai.com; model calls that reach it fail the test.
+
+    Each test starts from the SDK's defaults (no default client, /responses, tracing on) and
+    the SDK's globals are put back afterwards.
+    """
     httpserver.expect_request("/v1/traces/ingest", method="POST").respond_with_json({})
     monkeypatch.setenv("OPENAI_BASE_URL", httpserver.url_for("/v1"))
     exporter = default_exporter()
     endpoint = exporter.endpoint
     exporter.endpoint = httpserver.url_for("/v1/traces/ingest")
-    exporter.api_key = None  # forget a key cached by an earlier test; fall back to the env
-    client, use_responses = (
-        _openai_shared.get_default_openai_client(),
-        _openai_shared.get_use_responses_by_default(),
-    )
+    exporter.set_api_key("")  # forget a key cached earlier; fall back to the env
+    client = _openai_shared.get_default_openai_client()
+    use_responses = _openai_shared.get_use_responses_by_default()
+    _openai_shared.set_default_openai_client(None)  # type: ignore[arg-type]
+    _openai_shared.set_use_responses_by_default(True)
+    set_tracing_disabled(False)
     yield httpserver
     flush_traces()  # while the exporter still points at the trap
     exporter.endpoint = endpoint
-    exporter.api_key = None
+    exporter.set_api_key("")
     set_tracing_disabled(False)
     _openai_shared.set_default_openai_client(client)  # type: ignore[arg-type]
     _openai_shared.set_use_responses_by_default(use_responses)
     strays = [f"{r.method} {r.path}" for r, _ in httpserver.log if r.path != "/v1/traces/ingest"]
     assert not strays, f"requests left for a host other than Sequrity: {strays}"
+
+
+def flush_traces() -> None:
+    # agents.flush_traces() is newer than some supported versions; the processor had it always.
+    default_processor().force_flush()
 
 
 def trace_keys(trap: HTTPServer) -> list[str]:
