@@ -257,3 +257,18 @@ def test_root_client_alone_is_ignored_by_langchain(fake: FakeSequrity, trap: HTT
     assert [r.path for r, _ in trap.log] == ["/v1/chat/completions"]
     trap.log.clear()
     assert fake.api_requests == []
+
+
+def test_keys_stay_out_of_what_langchain_serialises(fake: FakeSequrity) -> None:
+    # LangSmith and callbacks record the model's fields; the keys live only on the openai clients.
+    llm = chat_openai("m", llm_api_key="sk-provider-secret")
+    recorded = " ".join(
+        [
+            repr(llm),
+            str(llm.model_dump()),
+            json.dumps(llm.to_json(), default=str),
+            str(llm._identifying_params),
+            str(llm._get_ls_params()),
+        ]
+    )
+    assert SQ_KEY not in recorded and "sk-provider-secret" not in recorded
