@@ -110,9 +110,8 @@ def spawned() -> Iterator[Spawned]:
                 [*MODULE, "chat", "hi", "--max-retries", "0"],
                 {**keys, "SEQURITY_BASE_URL": failer.url},
             ),
-            "unusable": ([*MODULE, "chat", "hi"], {"OPENAI_API_KEY": LLM_KEY}),
+            "unusable": ([*MODULE, "headers", "--curl"], {"OPENAI_API_KEY": LLM_KEY}),
             "config": ([*MODULE, "config", "--arch", "dual-llm"], keys),
-            "headers": ([*MODULE, "headers", "--curl"], {**keys, "SEQURITY_FEATURES": "single-llm"}),
             "demo": ([*MODULE, "demo"], {"OPENAI_API_KEY": LLM_KEY}),
             "fake-server": ([*MODULE, "fake-server", "--port", "0"], {}),
             "fake-server-term": ([*MODULE, "fake-server", "--port", "0"], {}),
@@ -131,8 +130,8 @@ def spawned() -> Iterator[Spawned]:
 
 
 def test_every_command_and_exit_code_as_a_subprocess(spawned: Spawned) -> None:
-    ok, denied, failed, unusable, config, headers = (
-        _collect(spawned.procs[name]) for name in ("ok", "denied", "failed", "unusable", "config", "headers")
+    ok, denied, failed, unusable, config = (
+        _collect(spawned.procs[name]) for name in ("ok", "denied", "failed", "unusable", "config")
     )
     assert spawned.denier.pending == [] and spawned.failer.pending == []
 
@@ -158,9 +157,6 @@ def test_every_command_and_exit_code_as_a_subprocess(spawned: Spawned) -> None:
     assert config.code == 0
     assert "route: https://api.sequrity.ai/control/chat/v1" in config.lines
     assert "  Authorization: Bearer ****cdef" in config.lines
-
-    assert headers.code == 0
-    assert headers.lines[0] == '-H "Authorization: Bearer $SEQURITY_API_KEY" \\'
 
 
 def _banner(proc: subprocess.Popen[str]) -> tuple[str, queue.Queue[str], threading.Thread]:
@@ -444,6 +440,10 @@ def test_usage_and_configuration_errors_exit_2(
     )
     monkeypatch.setenv("SEQURITY_POLICY", '{"mode": "lenient"}')
     bad_env = invoke(capsys, "headers")
+    monkeypatch.delenv("SEQURITY_API_KEY")
+    no_key = invoke(capsys, "chat", "x", "--json")
+    assert (no_key.code, json.loads(no_key.out)["status"]) == (2, "error")
+    assert no_key.err.startswith("sequrity-openai: error: no Sequrity API key: set SEQURITY_API_KEY.")
     assert bad_env.code == 2
     assert bad_env.err.startswith(
         "sequrity-openai: error: environment variable SEQURITY_POLICY: invalid X-Policy"
