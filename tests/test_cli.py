@@ -27,7 +27,7 @@ import pytest
 import sequrity_openai as sq
 from sequrity_openai import cli
 from sequrity_openai._cli_demo import LABEL
-from sequrity_openai.testing import FakeSequrity, default_denial
+from sequrity_openai.testing import FakeSequrity, RecordedRequest, default_denial
 
 KEY = "sq-cli-secret-0123456789abcdef"
 LLM_KEY = "or-cli-secret-fedcba9876543210"
@@ -43,6 +43,12 @@ class Run:
     @property
     def lines(self) -> list[str]:
         return self.out.splitlines()
+
+
+def last(fake: FakeSequrity) -> RecordedRequest:
+    record = fake.last_request
+    assert record is not None, "FakeSequrity received no request"
+    return record
 
 
 def _no_keys(run: Run) -> None:
@@ -136,13 +142,13 @@ def test_every_command_and_exit_code_as_a_subprocess(spawned: Spawned) -> None:
     assert spawned.denier.pending == [] and spawned.failer.pending == []
 
     assert (ok.code, ok.err) == (0, "")
-    assert ok.lines == ["echo: hello cli", f"session: {spawned.echoer.last_request.session_id}"]
-    assert spawned.echoer.last_request.body["stream"] is True
+    assert ok.lines == ["echo: hello cli", f"session: {last(spawned.echoer).session_id}"]
+    assert last(spawned.echoer).body["stream"] is True
 
     assert denied.code == 3
     document = json.loads(denied.out)
     assert document["status"] == "denied"
-    assert document["session_id"] == spawned.denier.last_request.session_id
+    assert document["session_id"] == last(spawned.denier).session_id
     assert document["error"]["message"] == default_denial("send_email")
     assert denied.err == f"sequrity-openai: error: policy denied: {document['error']['message']}\n"
 
@@ -162,7 +168,12 @@ def test_every_command_and_exit_code_as_a_subprocess(spawned: Spawned) -> None:
 def _banner(proc: subprocess.Popen[str]) -> tuple[str, queue.Queue[str], threading.Thread]:
     """Wait for fake-server's banner; return its URL and the reader of the rest of its output."""
     lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()], daemon=True)
+
+    def read() -> None:
+        for line in proc.stdout or ():
+            lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     banner: list[str] = []
     deadline = time.monotonic() + 60
@@ -247,7 +258,7 @@ def test_chat_single_llm_prints_answer_and_session(
 ) -> None:
     run = invoke(capsys, "chat", "Bonjour", "--arch", "single-llm", "--model", "openai/gpt-5-nano")
     assert (run.code, run.err) == (0, "")
-    sent = env.last_request
+    sent = last(env)
     assert run.lines == ["echo: Bonjour", f"session: {sent.session_id}"]
     assert sent.header("x-features") == '{"agent_arch":"single-llm"}'
     assert sent.header("authorization") == f"Bearer {KEY}"
@@ -262,7 +273,7 @@ def test_chat_reads_the_prompt_from_stdin(
     monkeypatch.setattr(sys, "stdin", io.StringIO("a long prompt\nover two lines"))
     run = invoke(capsys, "chat", "-")
     assert run.lines[:2] == ["echo: a long prompt", "over two lines"]
-    assert env.last_request.body["messages"] == [{"role": "user", "content": "a long prompt\nover two lines"}]
+    assert last(env).body["messages"] == [{"role": "user", "content": "a long prompt\nover two lines"}]
 
 
 def test_chat_dual_llm_prints_value_and_program(
@@ -276,10 +287,10 @@ def test_chat_dual_llm_prints_value_and_program(
         '{"total": 97}',
         "program:",
         '    final_return_value = {"total": 97}',
-        f"session: {env.last_request.session_id}",
+        f"session: {last(env).session_id}",
     ]
-    assert env.last_request.path == "/control/chat/openai/v1/chat/completions"
-    assert env.last_request.body["model"] == "gpt-5-mini"  # the default for the openai provider
+    assert last(env).path == "/control/chat/openai/v1/chat/completions"
+    assert last(env).body["model"] == "gpt-5-mini"  # the default for the openai provider
 
 
 def test_chat_stream_echoes_text_and_holds_back_dual_llm_documents(
@@ -294,10 +305,10 @@ def test_chat_stream_echoes_text_and_holds_back_dual_llm_documents(
     document = json.loads(dual.out)
     assert document["answer"] == [1, 2]
     assert document["status"] == "success"
-    assert document["session_id"] == env.last_request.session_id
+    assert document["session_id"] == last(env).session_id
     env.queue_text("ends with a newline\n")
     ended = invoke(capsys, "chat", "z", "--stream")
-    assert ended.lines[:2] == ["ends with a newline", f"session: {env.last_request.session_id}"]
+    assert ended.lines[:2] == ["ends with a newline", f"session: {last(env).session_id}"]
     assert all(r.body["stream"] is True for r in env.api_requests)
 
 
@@ -309,12 +320,12 @@ def test_chat_prints_tool_calls_the_model_asks_for(
     assert run.code == 0
     assert run.lines == [
         'tool call: get_weather({"city": "Paris"})',
-        f"session: {env.last_request.session_id}",
+        f"session: {last(env).session_id}",
     ]
     env.queue_tool_call("get_weather", {"city": "Rome"})
     calls = json.loads(invoke(capsys, "chat", "weather?", "--json", "--stream").out)["tool_calls"]
     assert [c["function"] for c in calls] == [{"name": "get_weather", "arguments": '{"city": "Rome"}'}]
-    assert calls[0]["id"].startswith(f"tc-{env.last_request.session_id}-")
+    assert calls[0]["id"].startswith(f"tc-{last(env).session_id}-")
 
 
 def test_chat_json_resume_and_unknown_session(env: FakeSequrity, capsys: pytest.CaptureFixture[str]) -> None:
@@ -322,7 +333,7 @@ def test_chat_json_resume_and_unknown_session(env: FakeSequrity, capsys: pytest.
     assert first == {
         "status": "success",
         "answer": "echo: one",
-        "session_id": env.last_request.session_id,
+        "session_id": last(env).session_id,
         "program": None,
         "error": None,
         "tool_calls": [],
@@ -331,7 +342,7 @@ def test_chat_json_resume_and_unknown_session(env: FakeSequrity, capsys: pytest.
     second = invoke(capsys, "chat", "two", "--session-id", first["session_id"])
     assert second.code == 0
     env.assert_session_continued(first["session_id"])
-    assert env.last_request.sent_session_id == first["session_id"]
+    assert last(env).sent_session_id == first["session_id"]
     assert second.lines[-1] == f"session: {first['session_id']}"
 
     with env.expect_rejection():
@@ -356,14 +367,14 @@ def test_chat_policy_file_follows_the_architecture(
     whole.write_text(json.dumps({"mode": "strict", "codes": {"code": code}}), encoding="utf-8")
 
     assert invoke(capsys, "chat", "a", "--policy", str(sqrt), "--arch", "dual-llm").code == 0
-    assert env.last_request.policy == sq.Policy.dual_llm(codes=code)
+    assert last(env).policy == sq.Policy.dual_llm(codes=code)
     assert invoke(capsys, "chat", "b", "--policy", str(sqrt), "--arch", "single-llm").code == 0
-    assert env.last_request.policy == sq.Policy.single_llm(codes=code)
+    assert last(env).policy == sq.Policy.single_llm(codes=code)
     monkeypatch.setenv("SEQURITY_FEATURES", "single-llm")  # the architecture may come from the environment
     assert invoke(capsys, "chat", "c", "--policy", str(sqrt)).code == 0
-    assert env.last_request.policy == sq.Policy.single_llm(codes=code)
+    assert last(env).policy == sq.Policy.single_llm(codes=code)
     assert invoke(capsys, "chat", "d", "--policy", str(whole)).code == 0
-    assert env.last_request.policy == sq.Policy(mode="strict", codes=sq.PolicyCode(code=code))
+    assert last(env).policy == sq.Policy(mode="strict", codes=sq.PolicyCode(code=code))
 
     broken = tmp_path / "broken.json"
     broken.write_text('{"mode": "lenient"}', encoding="utf-8")
