@@ -345,7 +345,7 @@ def _config(args: argparse.Namespace) -> int:
     settings, _ = _resolve(args)
     rows = [(name, value, _origin(name, origin, args)) for name, value, origin in settings.explain()]
     if settings.session_id.value is None:
-        # explain() words every unset routing value as "(default route)"; a session is not a route.
+        # Say what an unset session means for this command, not only that it is unset.
         rows = [(n, "(none: each chat starts a session)" if n == "session_id" else v, o) for n, v, o in rows]
     shown = _shown_headers(settings, show_keys=False)
     if args.json:
