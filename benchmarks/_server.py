@@ -20,7 +20,10 @@ STREAM_CHUNKS = 20
 _DUAL_LLM_CONTENT = json.dumps(
     {
         "status": "success",
-        "final_return_value": {"value": "Paris", "meta": {"producers": ["user"], "consumers": [], "tags": []}},
+        "final_return_value": {
+            "value": "Paris",
+            "meta": {"producers": ["user"], "consumers": [], "tags": []},
+        },
         "program": "final_return_value = 'Paris'",
     }
 )
@@ -63,9 +66,7 @@ def _sse() -> bytes:
 
 
 _STREAM_BODY = _sse()
-_JSON_HEAD = (
-    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n" % len(_COMPLETION)
-)
+_JSON_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n" % len(_COMPLETION)
 _SSE_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
 _SESSION_MARK = b"\r\nx-session-id:"
 

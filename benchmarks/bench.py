@@ -2,20 +2,21 @@
 
 Usage::
 
-    python benchmarks/bench.py            # full run, writes benchmarks/RESULTS.md and results.png
-    python benchmarks/bench.py --quick    # CI smoke run (< 60 s), prints the table only
+    python benchmarks/bench.py                   # full run: writes benchmarks/RESULTS.md and results.png
+    python benchmarks/bench.py --quick           # CI smoke run (< 60 s): prints the tables only
     python benchmarks/bench.py --quick --write   # ... and writes the files anyway
 
 A local keep-alive HTTP/1.1 server (``_server.py``) answers every request with a fixed chat
-completion from a separate process. The variants of each group run in interleaved rounds
+completion from a separate process. The variants of a group run in interleaved rounds
 (A, B, C, D, then B, C, D, A, ...), so drift of the machine hits them all alike; ratios are
-taken per round against the stock client (a) and then summarised.
+taken per round against the stock client (a) and then summarised by their median.
 
 Variants: (a) stock ``openai.OpenAI`` with the Sequrity headers set by hand, (b)
 ``sq.create_client`` with dual-llm features, policy and config, (c) the same inside
 ``sq.session()``, (d) the official ``sequrity`` client. Groups: sync requests, async requests
 (64 concurrent), streaming (time to first chunk, full stream), import time, client
-construction, and memory over many requests in one session scope (tracemalloc).
+construction, the package's own per-request work (its HTTP hooks, timed directly), and memory
+over many requests in one session scope (tracemalloc).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import argparse
 import asyncio
 import datetime as dt
 import gc
+import importlib
 import importlib.metadata
 import json
 import os
@@ -33,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
+import timeit
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +47,7 @@ import sequrity
 from sequrity.control import ControlConfig, FeaturesHeader, FineGrainedConfigHeader, SecurityPolicyHeader
 
 import sequrity_openai as sq
+from sequrity_openai import _hooks
 
 HERE = Path(__file__).resolve().parent
 SEQURITY_KEY = "sq-bench-key-0123456789abcdef"
@@ -52,6 +56,7 @@ MODEL = "openai/gpt-5-mini"
 MESSAGES: list[Any] = [{"role": "user", "content": "What is the capital of France?"}]
 POLICY_CODE = 'tool "send_email" { hard deny when to.value not in {"trusted@example.com"}; }'
 CONCURRENCY = 64
+TYPICAL_LLM_CALL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -69,16 +74,43 @@ class Plan:
     construct_per_round: int
     memory_requests: int
     memory_window: int
+    hook_calls: int
 
 
-FULL = Plan(40, 150, 20, 4, 30, 40, 30, 30, 20, 20_000, 1_000)
-QUICK = Plan(8, 25, 4, 1, 6, 8, 5, 6, 4, 2_000, 250)
+FULL = Plan(
+    sync_rounds=100,
+    sync_per_round=40,
+    async_rounds=30,
+    async_per_worker=2,
+    stream_rounds=40,
+    stream_per_round=20,
+    import_reps=30,
+    construct_rounds=30,
+    construct_per_round=20,
+    memory_requests=20_000,
+    memory_window=1_000,
+    hook_calls=20_000,
+)
+QUICK = Plan(
+    sync_rounds=12,
+    sync_per_round=15,
+    async_rounds=4,
+    async_per_worker=1,
+    stream_rounds=6,
+    stream_per_round=6,
+    import_reps=5,
+    construct_rounds=5,
+    construct_per_round=4,
+    memory_requests=1_500,
+    memory_window=300,
+    hook_calls=2_000,
+)
 
 
 # --------------------------------------------------------------------------- statistics
 
 
-def _quantiles(values: list[float]) -> tuple[float, float]:
+def _p10_p90(values: list[float]) -> tuple[float, float]:
     if len(values) < 2:
         return values[0], values[0]
     cuts = statistics.quantiles(values, n=10, method="inclusive")
@@ -89,7 +121,8 @@ def _quantiles(values: list[float]) -> tuple[float, float]:
 class Variant:
     key: str
     label: str
-    values: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)  # wall seconds per operation, one per round
+    cpu: list[float] = field(default_factory=list)  # client-process CPU seconds per operation
 
     @property
     def median(self) -> float:
@@ -97,7 +130,7 @@ class Variant:
 
     @property
     def spread(self) -> tuple[float, float]:
-        return _quantiles(self.values)
+        return _p10_p90(self.values)
 
 
 @dataclass
@@ -114,16 +147,50 @@ class Group:
     def baseline(self) -> Variant:
         return self.variants[0]
 
-    def ratios(self, variant: Variant) -> list[float]:
+    def variant(self, key: str) -> Variant:
+        return next(v for v in self.variants if v.key == key)
+
+    def ratios(self, variant: Variant, *, cpu: bool = False) -> list[float]:
         # Paired per round: both numbers saw the same state of the machine.
-        return [v / b for v, b in zip(variant.values, self.baseline.values) if b > 0]
+        mine, base = (variant.cpu, self.baseline.cpu) if cpu else (variant.values, self.baseline.values)
+        return [v / b for v, b in zip(mine, base, strict=True) if b > 0]
+
+    def ratio(self, key: str, *, cpu: bool = False) -> float:
+        return statistics.median(self.ratios(self.variant(key), cpu=cpu))
+
+
+Sample = float | tuple[float, float]  # wall, or (wall, cpu)
+
+
+def _run_rounds(group: Group, rounds: int, measure: dict[str, Callable[[], Sample]]) -> Group:
+    keys = [v.key for v in group.variants]
+    for key in keys:  # warm-up: connections, lazy imports, caches
+        measure[key]()
+    for r in range(rounds):
+        shift = r % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            gc.collect()
+            sample = measure[key]()
+            variant = group.variant(key)
+            if isinstance(sample, tuple):
+                variant.values.append(sample[0])
+                variant.cpu.append(sample[1])
+            else:
+                variant.values.append(sample)
+    return group
+
+
+def _timed(n: int, run: Callable[[], object]) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return (time.perf_counter() - wall) / n, (time.process_time() - cpu) / n
 
 
 # --------------------------------------------------------------------------- the server
 
 
 class Server:
-    """The fixed-answer server in its own process."""
+    """The fixed-answer server, in its own process."""
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
@@ -181,7 +248,7 @@ class Setup:
             api_key=SEQURITY_KEY, base_url=self.route, default_headers=self.hand_headers(), max_retries=0
         )
 
-    def _sq_args(self) -> dict[str, Any]:
+    def sq_args(self) -> dict[str, Any]:
         return {
             "api_key": SEQURITY_KEY,
             "llm_api_key": PROVIDER_KEY,
@@ -193,10 +260,10 @@ class Setup:
         }
 
     def adapter(self) -> openai.OpenAI:
-        return sq.create_client(**self._sq_args())
+        return sq.create_client(**self.sq_args())
 
     def adapter_async(self) -> openai.AsyncOpenAI:
-        return sq.create_async_client(**self._sq_args())
+        return sq.create_async_client(**self.sq_args())
 
     def _control(self) -> ControlConfig:
         return ControlConfig(
@@ -213,24 +280,12 @@ class Setup:
         return sequrity.AsyncSequrityClient(SEQURITY_KEY, base_url=self.root, control=self._control())
 
 
-def _interleave(order: list[str], round_no: int) -> list[str]:
-    shift = round_no % len(order)
-    return order[shift:] + order[:shift]
-
-
-def _run_rounds(
-    group: Group, rounds: int, measure: dict[str, Callable[[], float]], *, warmup: int = 1
-) -> Group:
-    keys = [v.key for v in group.variants]
-    by_key = {v.key: v for v in group.variants}
-    for _ in range(warmup):
-        for key in keys:
-            measure[key]()
-    for r in range(rounds):
-        for key in _interleave(keys, r):
-            gc.collect()
-            by_key[key].values.append(measure[key]())
-    return group
+REQUEST_VARIANTS = [
+    ("a", "(a) stock openai.OpenAI, headers by hand"),
+    ("b", "(b) sq.create_client, dual-llm"),
+    ("c", "(c) sq.create_client in sq.session()"),
+    ("d", "(d) official sequrity client"),
+]
 
 
 # --------------------------------------------------------------------------- (a)-(d) sync
@@ -238,39 +293,31 @@ def _run_rounds(
 
 def bench_sync(setup: Setup, plan: Plan) -> Group:
     stock, adapter, official = setup.stock(), setup.adapter(), setup.official()
-    scope = sq.session()
+    scope = sq.session()  # one conversation, kept across rounds
     n = plan.sync_per_round
 
-    def loop(call: Callable[[], object]) -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            call()
-        return (time.perf_counter() - start) / n
+    def loop(call: Callable[[], object]) -> Callable[[], Sample]:
+        def run() -> None:
+            for _ in range(n):
+                call()
 
-    def in_session() -> float:
+        return lambda: _timed(n, run)
+
+    def in_session() -> Sample:
         with scope:
-            return loop(lambda: adapter.chat.completions.create(model=MODEL, messages=MESSAGES))
+            return loop(lambda: adapter.chat.completions.create(model=MODEL, messages=MESSAGES))()
 
     group = Group(
-        "sync",
-        "Sync chat completion, per request",
-        "µs",
-        1e6,
-        [
-            Variant("a", "(a) stock openai.OpenAI, headers by hand"),
-            Variant("b", "(b) sq.create_client, dual-llm"),
-            Variant("c", "(c) sq.create_client in sq.session()"),
-            Variant("d", "(d) official sequrity client"),
-        ],
+        "sync", "Sync chat completion, per request", "us", 1e6, [Variant(k, t) for k, t in REQUEST_VARIANTS]
     )
     _run_rounds(
         group,
         plan.sync_rounds,
         {
-            "a": lambda: loop(lambda: stock.chat.completions.create(model=MODEL, messages=MESSAGES)),
-            "b": lambda: loop(lambda: adapter.chat.completions.create(model=MODEL, messages=MESSAGES)),
+            "a": loop(lambda: stock.chat.completions.create(model=MODEL, messages=MESSAGES)),
+            "b": loop(lambda: adapter.chat.completions.create(model=MODEL, messages=MESSAGES)),
             "c": in_session,
-            "d": lambda: loop(lambda: official.control.chat.create(messages=MESSAGES, model=MODEL)),
+            "d": loop(lambda: official.control.chat.create(messages=MESSAGES, model=MODEL)),
         },
     )
     assert scope.id is not None, "the session scope never picked up X-Session-ID"
@@ -284,26 +331,27 @@ def bench_sync(setup: Setup, plan: Plan) -> Group:
 
 
 def bench_async(setup: Setup, plan: Plan) -> Group:
+    labels = [
+        ("a", "(a) stock openai.AsyncOpenAI, headers by hand"),
+        ("b", "(b) sq.create_async_client, dual-llm"),
+        ("c", "(c) ... one sq.session() per task"),
+        ("d", "(d) official AsyncSequrityClient"),
+    ]
     group = Group(
         "async",
         f"Async chat completion, {CONCURRENCY} concurrent, per request",
-        "µs",
+        "us",
         1e6,
-        [
-            Variant("a", "(a) stock openai.AsyncOpenAI, headers by hand"),
-            Variant("b", "(b) sq.create_async_client, dual-llm"),
-            Variant("c", "(c) ... one sq.session() per task"),
-            Variant("d", "(d) official AsyncSequrityClient"),
-        ],
+        [Variant(k, t) for k, t in labels],
     )
 
     async def main() -> None:
         stock, adapter, official = setup.stock_async(), setup.adapter_async(), setup.official_async()
-        # One conversation per worker, kept across rounds (as a chat server would).
+        # One conversation per worker, kept across rounds (as a chat server would keep them).
         scopes = [sq.session() for _ in range(CONCURRENCY)]
         k = plan.async_per_worker
 
-        async def batch(call: Callable[[], Any], scoped: bool) -> float:
+        async def batch(call: Callable[[], Any], scoped: bool) -> tuple[float, float]:
             async def worker(i: int) -> None:
                 if scoped:
                     async with scopes[i]:
@@ -313,9 +361,10 @@ def bench_async(setup: Setup, plan: Plan) -> Group:
                     for _ in range(k):
                         await call()
 
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             await asyncio.gather(*(worker(i) for i in range(CONCURRENCY)))
-            return (time.perf_counter() - start) / (CONCURRENCY * k)
+            done = CONCURRENCY * k
+            return (time.perf_counter() - wall) / done, (time.process_time() - cpu) / done
 
         calls: dict[str, tuple[Callable[[], Any], bool]] = {
             "a": (lambda: stock.chat.completions.create(model=MODEL, messages=MESSAGES), False),
@@ -324,13 +373,15 @@ def bench_async(setup: Setup, plan: Plan) -> Group:
             "d": (lambda: official.control.chat.create(messages=MESSAGES, model=MODEL), False),
         }
         keys = [v.key for v in group.variants]
-        by_key = {v.key: v for v in group.variants}
         for key in keys:
             await batch(*calls[key])
         for r in range(plan.async_rounds):
-            for key in _interleave(keys, r):
+            shift = r % len(keys)
+            for key in keys[shift:] + keys[:shift]:
                 gc.collect()
-                by_key[key].values.append(await batch(*calls[key]))
+                wall, cpu = await batch(*calls[key])
+                group.variant(key).values.append(wall)
+                group.variant(key).cpu.append(cpu)
         assert all(s.id is not None for s in scopes), "a task's session scope never picked up its id"
         await stock.close()
         await adapter.close()
@@ -346,52 +397,54 @@ def bench_async(setup: Setup, plan: Plan) -> Group:
 def bench_stream(setup: Setup, plan: Plan) -> tuple[Group, Group]:
     stock, adapter, official = setup.stock(), setup.adapter(), setup.official()
     scope = sq.session()
-    labels = [
-        ("a", "(a) stock openai.OpenAI, headers by hand"),
-        ("b", "(b) sq.create_client, dual-llm"),
-        ("c", "(c) sq.create_client in sq.session()"),
-        ("d", "(d) official sequrity client"),
-    ]
-    first = Group("ttfc", "Streaming: time to first chunk", "µs", 1e6, [Variant(k, t) for k, t in labels])
-    full = Group("stream", "Streaming: full stream (20 chunks)", "µs", 1e6, [Variant(k, t) for k, t in labels])
+    first = Group(
+        "ttfc", "Streaming: time to first chunk", "us", 1e6, [Variant(k, t) for k, t in REQUEST_VARIANTS]
+    )
+    full = Group(
+        "stream",
+        "Streaming: whole stream (20 chunks)",
+        "us",
+        1e6,
+        [Variant(k, t) for k, t in REQUEST_VARIANTS],
+    )
 
-    def openai_stream(client: openai.OpenAI) -> tuple[float, float]:
+    def consume(open_stream: Callable[[], Any]) -> tuple[float, float]:
         start = time.perf_counter()
         ttfc = 0.0
-        with client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as stream:
+        with open_stream() as stream:
             for i, _ in enumerate(stream):
                 if i == 0:
                     ttfc = time.perf_counter() - start
         return ttfc, time.perf_counter() - start
 
-    def official_stream() -> tuple[float, float]:
-        start = time.perf_counter()
-        ttfc = 0.0
-        with official.control.chat.create(messages=MESSAGES, model=MODEL, stream=True) as stream:
-            for i, _ in enumerate(stream):
-                if i == 0:
-                    ttfc = time.perf_counter() - start
-        return ttfc, time.perf_counter() - start
-
-    def in_session() -> tuple[float, float]:
+    def with_scope() -> tuple[float, float]:
         with scope:
-            return openai_stream(adapter)
+            return consume(
+                lambda: adapter.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+            )
 
     runners: dict[str, Callable[[], tuple[float, float]]] = {
-        "a": lambda: openai_stream(stock),
-        "b": lambda: openai_stream(adapter),
-        "c": in_session,
-        "d": official_stream,
+        "a": lambda: consume(
+            lambda: stock.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        ),
+        "b": lambda: consume(
+            lambda: adapter.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        ),
+        "c": with_scope,
+        "d": lambda: consume(
+            lambda: official.control.chat.create(messages=MESSAGES, model=MODEL, stream=True)
+        ),
     }
-    keys = [k for k, _ in labels]
+    keys = list(runners)
     for key in keys:
         runners[key]()
     for r in range(plan.stream_rounds):
-        for key in _interleave(keys, r):
+        shift = r % len(keys)
+        for key in keys[shift:] + keys[:shift]:
             gc.collect()
             samples = [runners[key]() for _ in range(plan.stream_per_round)]
-            next(v for v in first.variants if v.key == key).values.append(statistics.median(s[0] for s in samples))
-            next(v for v in full.variants if v.key == key).values.append(statistics.median(s[1] for s in samples))
+            first.variant(key).values.append(statistics.median(s[0] for s in samples))
+            full.variant(key).values.append(statistics.median(s[1] for s in samples))
     stock.close()
     adapter.close()
     official.close()
@@ -404,7 +457,11 @@ _TIMED_IMPORT = "import time; t = time.perf_counter(); import {mod}; print(time.
 _IMPORT_VARIANTS = [
     ("a", "import openai", _TIMED_IMPORT.format(mod="openai")),
     ("b", "import sequrity_openai (total)", _TIMED_IMPORT.format(mod="sequrity_openai")),
-    ("c", "import sequrity_openai after openai (increment)", "import openai; " + _TIMED_IMPORT.format(mod="sequrity_openai")),
+    (
+        "c",
+        "import sequrity_openai after openai (increment)",
+        "import openai; " + _TIMED_IMPORT.format(mod="sequrity_openai"),
+    ),
     ("d", "import sequrity (official, total)", _TIMED_IMPORT.format(mod="sequrity")),
 ]
 
@@ -416,32 +473,29 @@ def _run_python(code: str, *flags: str) -> subprocess.CompletedProcess[str]:
 
 
 def bench_import(plan: Plan) -> Group:
-    group = Group("import", "Import, fresh interpreter", "ms", 1e3, [Variant(k, t) for k, t, _ in _IMPORT_VARIANTS])
-    codes = {k: c for k, _, c in _IMPORT_VARIANTS}
-    _run_rounds(
-        group,
-        plan.import_reps,
-        {k: (lambda c=c: float(_run_python(c).stdout.strip())) for k, c in codes.items()},  # type: ignore[misc]
+    group = Group(
+        "import", "Import, fresh interpreter", "ms", 1e3, [Variant(k, t) for k, t, _ in _IMPORT_VARIANTS]
     )
-    return group
+
+    def timer(code: str) -> Callable[[], Sample]:
+        return lambda: float(_run_python(code).stdout.strip())
+
+    return _run_rounds(group, plan.import_reps, {k: timer(c) for k, _, c in _IMPORT_VARIANTS})
 
 
 def import_breakdown(top: int = 8) -> list[tuple[str, float, float]]:
-    """Modules that ``import sequrity_openai`` loads beyond ``import openai``: (name, self ms, cumulative ms)."""
+    """Modules ``import sequrity_openai`` loads beyond ``import openai``: (name, self ms, cumulative ms)."""
     proc = _run_python("import openai; import sequrity_openai", "-X", "importtime")
     rows: list[tuple[str, float, float]] = []
     seen_openai = False
     for line in proc.stderr.splitlines():
-        if not line.startswith("import time:") or "|" not in line:
+        parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
+        if len(parts) != 3 or not parts[0].isdigit():
             continue
-        parts = [p.strip() for p in line[len("import time:") :].split("|")]
-        if not parts[0].isdigit():
-            continue
-        name = parts[2]
         if not seen_openai:
-            seen_openai = name.strip() == "openai"
+            seen_openai = parts[2] == "openai"
             continue
-        rows.append((name, int(parts[0]) / 1e3, int(parts[1]) / 1e3))
+        rows.append((parts[2], int(parts[0]) / 1e3, int(parts[1]) / 1e3))
     rows.sort(key=lambda r: -r[1])
     return rows[:top]
 
@@ -454,37 +508,76 @@ def bench_construct(setup: Setup, plan: Plan) -> Group:
     makers: dict[str, Callable[[], Any]] = {
         "a": lambda: openai.OpenAI(api_key=SEQURITY_KEY, base_url=setup.route),
         "b": lambda: sq.create_client(api_key=SEQURITY_KEY, base_url=setup.root),
-        "c": lambda: sq.create_client(**setup._sq_args()),
-        "d": lambda: setup.official(),
+        "c": lambda: sq.create_client(**setup.sq_args()),
+        "d": setup.official,
         "e": lambda: openai.OpenAI(
             api_key=SEQURITY_KEY, base_url=setup.route, http_client=openai.DefaultHttpxClient(verify=own_ctx)
         ),
     }
-    group = Group(
-        "construct",
-        "Client construction",
-        "ms",
-        1e3,
-        [
-            Variant("a", "(a) openai.OpenAI()"),
-            Variant("b", "(b) sq.create_client(), minimal"),
-            Variant("c", "(c) sq.create_client(), dual-llm features/policy/config"),
-            Variant("d", "(d) official SequrityClient()"),
-            Variant("e", "(e) openai.OpenAI(http_client=...) reusing one SSLContext"),
-        ],
-    )
+    labels = [
+        ("a", "(a) openai.OpenAI()"),
+        ("b", "(b) sq.create_client(), minimal"),
+        ("c", "(c) sq.create_client(), dual-llm features/policy/config"),
+        ("d", "(d) official SequrityClient()"),
+        ("e", "(e) openai.OpenAI(http_client=...) reusing one SSLContext"),
+    ]
+    group = Group("construct", "Client construction", "ms", 1e3, [Variant(k, t) for k, t in labels])
     n = plan.construct_per_round
 
-    def measure(make: Callable[[], Any]) -> float:
-        times = []
-        for _ in range(n):
-            start = time.perf_counter()
-            client = make()
-            times.append(time.perf_counter() - start)
-            client.close()
-        return statistics.median(times)
+    def measure(make: Callable[[], Any]) -> Callable[[], Sample]:
+        def run() -> Sample:
+            times = []
+            for _ in range(n):
+                start = time.perf_counter()
+                client = make()
+                times.append(time.perf_counter() - start)
+                client.close()
+            return statistics.median(times)
 
-    return _run_rounds(group, plan.construct_rounds, {k: (lambda m=m: measure(m)) for k, m in makers.items()})  # type: ignore[misc]
+        return run
+
+    return _run_rounds(group, plan.construct_rounds, {k: measure(m) for k, m in makers.items()})
+
+
+# --------------------------------------------------------------------------- the package's own work
+
+
+def bench_hooks(setup: Setup, plan: Plan) -> list[tuple[str, float]]:
+    """Per-call cost of the HTTP hooks, the only code of the package that runs per request."""
+    http = importlib.import_module(openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0])
+    headers = {"Authorization": f"Bearer {SEQURITY_KEY}", **setup.hand_headers()}
+    body = {"model": MODEL, "messages": MESSAGES}
+    request = http.Request("POST", f"{setup.route}/chat/completions", headers=headers, json=body)
+    sid = "0b6f1c51-8d5e-4c55-9a53-4a1f4bb0a0b1"
+    response = http.Response(
+        200, headers={"x-session-id": sid, "content-type": "application/json"}, request=request
+    )
+    scoped_request = http.Request(
+        "POST", f"{setup.route}/chat/completions", headers={**headers, "X-Session-ID": sid}, json=body
+    )
+    scoped_response = http.Response(200, headers={"x-session-id": sid}, request=scoped_request)
+    fresh_headers = request.headers.copy()
+
+    def scoped_on_request() -> None:
+        request.headers = fresh_headers.copy()  # without the header the hook adds
+        _hooks.on_request(request)
+
+    def copy_only() -> None:
+        request.headers = fresh_headers.copy()
+
+    def per_call(fn: Callable[[], object]) -> float:
+        runs = timeit.repeat(fn, number=plan.hook_calls, repeat=5)
+        return min(runs) / plan.hook_calls
+
+    rows = [
+        ("on_request, no session scope", per_call(lambda: _hooks.on_request(request))),
+        ("on_response (200), no session scope", per_call(lambda: _hooks.on_response(response))),
+    ]
+    with sq.session(sid):
+        cost = per_call(scoped_on_request) - per_call(copy_only)
+        rows.append(("on_request in a scope (adds X-Session-ID)", max(cost, 0.0)))
+        rows.append(("on_response (200) in a scope", per_call(lambda: _hooks.on_response(scoped_response))))
+    return rows
 
 
 # --------------------------------------------------------------------------- memory
@@ -492,9 +585,10 @@ def bench_construct(setup: Setup, plan: Plan) -> Group:
 
 @dataclass
 class MemoryResult:
+    label: str
     requests: int
     window: int
-    samples: list[tuple[int, int]]  # (requests done, traced bytes after gc)
+    samples: list[tuple[int, int, int]]  # (requests done, traced bytes, bytes allocated in sequrity_openai)
     peak: int
 
     @property
@@ -502,32 +596,46 @@ class MemoryResult:
         return self.samples[-1][1] - self.samples[0][1]
 
     @property
+    def own_growth(self) -> int:
+        return self.samples[-1][2] - self.samples[0][2]
+
+    @property
     def per_request(self) -> float:
         done = self.samples[-1][0] - self.samples[0][0]
         return self.growth / done if done else 0.0
 
 
-def bench_memory(setup: Setup, plan: Plan) -> MemoryResult:
-    client = setup.adapter()
-    with sq.session() as scope:
-        # Warm caches (pydantic validators, connection, SDK lazies) before tracing starts.
-        for _ in range(200):
+_OWN_CODE = tracemalloc.Filter(True, str(Path(sq.__file__).parent / "*"))
+
+
+def _memory_run(label: str, client: openai.OpenAI, plan: Plan) -> MemoryResult:
+    for _ in range(200):  # warm caches (validators, the connection, SDK lazies) before tracing
+        client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    gc.collect()
+    tracemalloc.start()
+    samples: list[tuple[int, int, int]] = []
+    done = 0
+    while done < plan.memory_requests:
+        for _ in range(plan.memory_window):
             client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        done += plan.memory_window
         gc.collect()
-        tracemalloc.start()
-        samples: list[tuple[int, int]] = []
-        done = 0
-        while done < plan.memory_requests:
-            for _ in range(plan.memory_window):
-                client.chat.completions.create(model=MODEL, messages=MESSAGES)
-            done += plan.memory_window
-            gc.collect()
-            samples.append((done, tracemalloc.get_traced_memory()[0]))
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        assert scope.id is not None
+        own = sum(
+            s.size for s in tracemalloc.take_snapshot().filter_traces([_OWN_CODE]).statistics("filename")
+        )
+        samples.append((done, tracemalloc.get_traced_memory()[0], own))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
     client.close()
-    return MemoryResult(plan.memory_requests, plan.memory_window, samples, peak)
+    return MemoryResult(label, plan.memory_requests, plan.memory_window, samples, peak)
+
+
+def bench_memory(setup: Setup, plan: Plan) -> tuple[MemoryResult, MemoryResult]:
+    with sq.session() as scope:
+        ours = _memory_run("(c) sq.create_client in one sq.session()", setup.adapter(), plan)
+        assert scope.id is not None
+    stock = _memory_run("(a) stock openai.OpenAI, for reference", setup.stock(), plan)
+    return ours, stock
 
 
 # --------------------------------------------------------------------------- report
@@ -549,50 +657,53 @@ def machine() -> dict[str, str]:
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     http = openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0]
+    try:
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "unknown"
     return {
         "CPU": f"{cpu}, {os.cpu_count()} logical cores",
         "OS": platform.platform(),
         "Python": f"{platform.python_implementation()} {platform.python_version()}",
-        "openai": openai.__version__,
-        "HTTP stack of openai": f"{http} {importlib.metadata.version(http)}",
+        "openai": f"{openai.__version__} (on {http} {importlib.metadata.version(http)})",
         "sequrity (official)": f"{importlib.metadata.version('sequrity')} (on httpx {importlib.metadata.version('httpx')})",
         "sequrity-openai": f"{sq.__version__} (git {commit})",
         "pydantic": importlib.metadata.version("pydantic"),
+        "load average at the end (1, 5, 15 min)": load,
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
 def _fmt(value: float) -> str:
-    if value >= 100:
+    if abs(value) >= 100:
         return f"{value:,.0f}"
-    if value >= 10:
+    if abs(value) >= 10:
         return f"{value:.1f}"
-    return f"{value:.3f}" if value < 1 else f"{value:.2f}"
+    return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
 
 
 def group_table(group: Group) -> str:
-    lines = [
-        f"**{group.title}** ({group.unit}; median of {len(group.baseline.values)} interleaved rounds)",
-        "",
-        f"| variant | median {group.unit} | p10–p90 {group.unit} | ratio vs (a), per round: median [p10–p90] "
-        f"| Δ vs (a) {group.unit} |",
-        "|---|---:|---:|---:|---:|",
-    ]
+    unit = group.unit
+    has_cpu = bool(group.baseline.cpu)
+    head = f"| variant | median {unit} | p10-p90 {unit} | ratio vs (a) per round: median [p10-p90] | delta vs (a) {unit} |"
+    rule = "|---|---:|---:|---:|---:|"
+    if has_cpu:
+        head += " client CPU ratio vs (a) |"
+        rule += "---:|"
+    lines = [f"**{group.title}** ({unit}; {len(group.baseline.values)} interleaved rounds)", "", head, rule]
     base = group.baseline.median * group.scale
     for v in group.variants:
         lo, hi = v.spread
         med = v.median * group.scale
         if v is group.baseline:
-            ratio = "1 (baseline)"
-            delta = "—"
+            cells = ["1 (baseline)", "-"] + (["1"] if has_cpu else [])
         else:
-            rs = group.ratios(v)
-            rlo, rhi = _quantiles(rs)
-            ratio = f"{statistics.median(rs):.3f} [{rlo:.3f}–{rhi:.3f}]"
-            delta = f"{med - base:+,.1f}"
-        lines.append(
-            f"| {v.label} | {_fmt(med)} | {_fmt(lo * group.scale)}–{_fmt(hi * group.scale)} | {ratio} | {delta} |"
-        )
+            rlo, rhi = _p10_p90(group.ratios(v))
+            cells = [f"{group.ratio(v.key):.3f} [{rlo:.3f}-{rhi:.3f}]", f"{med - base:+,.1f}"]
+            if has_cpu:
+                cells.append(f"{group.ratio(v.key, cpu=True):.3f}")
+        spread = f"{_fmt(lo * group.scale)}-{_fmt(hi * group.scale)}"
+        lines.append(f"| {v.label} | {_fmt(med)} | {spread} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -606,40 +717,46 @@ class Target:
 
 def targets(groups: dict[str, Group], memory: MemoryResult) -> list[Target]:
     out = []
-    for key, title in (("sync", "sync"), ("async", f"async ({CONCURRENCY} concurrent)")):
+    for key, title in (("sync", "sync"), ("async", f"async, {CONCURRENCY} concurrent")):
         g = groups[key]
         for v in g.variants[1:3]:
-            r = statistics.median(g.ratios(v))
-            out.append(Target(f"per-request ratio {v.key} vs a, {title}", "≤ 1.02", f"{r:.3f}", r <= 1.02))
+            r = g.ratio(v.key)
+            out.append(
+                Target(
+                    f"per-request time {v.key} / a, {title}",
+                    "<= 1.02",
+                    f"{r:.3f} (client CPU {g.ratio(v.key, cpu=True):.3f})",
+                    r <= 1.02,
+                )
+            )
     imp = groups["import"]
-    base = imp.baseline.median
-    inc = next(v for v in imp.variants if v.key == "c").median
-    share = inc / base
+    base, inc = imp.baseline.median, imp.variant("c").median
     out.append(
         Target(
-            "import sequrity_openai increment over import openai",
-            "≤ 10 %",
-            f"{share * 100:.1f} % ({inc * 1e3:.1f} ms of {base * 1e3:.0f} ms)",
-            share <= 0.10,
+            "import sequrity_openai, increment over import openai",
+            "<= 10 %",
+            f"{inc / base * 100:.1f} % ({inc * 1e3:.1f} ms of {base * 1e3:.0f} ms)",
+            inc / base <= 0.10,
         )
     )
-    # "No growth": under 1 byte per request between the first and last window, i.e. nothing
-    # is retained per request (a leak retains at least one object, tens of bytes).
+    # "No growth" here: under 1 byte per request from the first to the last window, i.e. nothing
+    # is kept per request (the smallest Python object is 16 bytes), and nothing allocated by
+    # the package's own code accumulates.
     out.append(
         Target(
             f"memory growth over {memory.requests:,} requests in one session scope",
             "< 1 B/request",
-            f"{memory.growth:+,} B ({memory.per_request:+.3f} B/request)",
-            memory.per_request < 1.0,
+            f"{memory.growth:+,} B ({memory.per_request:+.3f} B/request; package's own code {memory.own_growth:+,} B)",
+            memory.per_request < 1.0 and memory.own_growth <= 0,
         )
     )
     con = groups["construct"]
     for key in ("b", "c"):
-        v = next(x for x in con.variants if x.key == key)
+        v = con.variant(key)
         out.append(
             Target(
                 f"construction, {v.label[4:]}",
-                "≤ 1 ms median",
+                "<= 1 ms median",
                 f"{v.median * 1e3:.3f} ms (openai.OpenAI(): {con.baseline.median * 1e3:.1f} ms)",
                 v.median <= 1e-3,
             )
@@ -649,77 +766,110 @@ def targets(groups: dict[str, Group], memory: MemoryResult) -> list[Target]:
 
 def official_note(groups: dict[str, Group]) -> str:
     lines = []
-    for key in ("sync", "async"):
+    for key in ("sync", "async", "ttfc", "stream"):
         g = groups[key]
-        a, d = g.baseline.median, next(v for v in g.variants if v.key == "d").median
-        b = next(v for v in g.variants if v.key == "b").median
+        a, b, d = g.baseline.median, g.variant("b").median, g.variant("d").median
         lines.append(
-            f"- {g.title}: the official client takes {d * 1e6:,.0f} µs, the adapter (b) {b * 1e6:,.0f} µs, "
-            f"stock (a) {a * 1e6:,.0f} µs; (b) − (d) = {(b - d) * 1e6:+,.0f} µs per request, "
-            f"{(b - d) / 1.0 * 100:+.3f} % of a typical 1 s LLM call."
+            f"- {g.title}: official (d) {d * 1e6:,.0f} us, adapter (b) {b * 1e6:,.0f} us, stock (a) "
+            f"{a * 1e6:,.0f} us. (b) - (d) = {(b - d) * 1e6:+,.0f} us, "
+            f"{(b - d) / TYPICAL_LLM_CALL_S * 100:+.2f} % of a typical {TYPICAL_LLM_CALL_S:.0f} s LLM call."
         )
     return "\n".join(lines)
 
 
 def render(
     groups: dict[str, Group],
-    memory: MemoryResult,
+    hooks: list[tuple[str, float]],
+    memory: tuple[MemoryResult, MemoryResult],
     breakdown: list[tuple[str, float, float]],
     plan: Plan,
     quick: bool,
     elapsed: float,
 ) -> str:
-    info = machine()
+    ours, stock = memory
     out = ["# Benchmark results", ""]
     out.append(
-        f"Produced by `python benchmarks/bench.py{' --quick' if quick else ''}` in {elapsed:.0f} s. "
-        "All figures come from one run; variants of a group were measured in interleaved rounds."
+        f"Produced by `python benchmarks/bench.py{' --quick' if quick else ''}` in {elapsed:.0f} s; all figures "
+        "come from that one run. Variants of a group ran in interleaved rounds against a keep-alive "
+        "HTTP/1.1 server on 127.0.0.1 in a separate process (`benchmarks/_server.py`). Ratios are "
+        "median per-round ratios against (a); p10-p90 show the spread across rounds. See "
+        "`benchmarks/README.md` for method and caveats."
     )
     out += ["", "## Machine", "", "| | |", "|---|---|"]
-    out += [f"| {k} | {v} |" for k, v in info.items()]
+    out += [f"| {k} | {v} |" for k, v in machine().items()]
     out += ["", "## Targets", "", "| target | goal | measured | met |", "|---|---|---|---|"]
-    out += [f"| {t.name} | {t.goal} | {t.measured} | {'yes' if t.met else '**NO**'} |" for t in targets(groups, memory)]
-    out += ["", "## Figures", "", "![results](results.png)", ""]
-    for g in groups.values():
-        out += [group_table(g), ""]
-    out += ["## The official client (d)", "", official_note(groups), ""]
     out += [
-        "## Memory",
-        "",
-        f"{memory.requests:,} requests through one `sq.create_client` inside one `sq.session()` scope, "
-        f"traced with tracemalloc after a 200-request warm-up; traced bytes after `gc.collect()` every "
-        f"{memory.window:,} requests. Peak traced: {memory.peak:,} B.",
-        "",
-        "| requests done | traced bytes |",
-        "|---:|---:|",
+        f"| {t.name} | {t.goal} | {t.measured} | {'yes' if t.met else '**NO**'} |"
+        for t in targets(groups, ours)
     ]
-    shown = memory.samples if len(memory.samples) <= 6 else memory.samples[:3] + memory.samples[-3:]
-    out += [f"| {n:,} | {b:,} |" for n, b in shown]
+    out += ["", "![results](results.png)", "", "## Per-request groups", ""]
+    for key in ("sync", "async", "ttfc", "stream"):
+        out += [group_table(groups[key]), ""]
+    out += [
+        "## What the package itself does per request",
+        "",
+        "The only package code on the request path is two HTTP event hooks (`_hooks.py`). Timed "
+        "directly on real request/response objects (best of 5 x "
+        f"{plan.hook_calls:,} calls):",
+        "",
+        "| hook | us per call |",
+        "|---|---:|",
+    ]
+    out += [f"| {name} | {cost * 1e6:.2f} |" for name, cost in hooks]
+    total_scoped = sum(c for n, c in hooks if "in a scope" in n)
+    total_plain = sum(c for n, c in hooks if "no session" in n)
+    base_us = groups["sync"].baseline.median * 1e6
     out += [
         "",
-        f"First window to last window: {memory.growth:+,} B ({memory.per_request:+.4f} B per request).",
+        f"Per request: {total_plain * 1e6:.2f} us without a scope, {total_scoped * 1e6:.2f} us inside "
+        f"`sq.session()`, against {base_us:,.0f} us for a stock request on loopback "
+        f"({total_plain * 1e6 / base_us * 100:.3f} % and {total_scoped * 1e6 / base_us * 100:.3f} %).",
         "",
-        "## What `import sequrity_openai` adds (python -X importtime, after `import openai`)",
+        "## Client construction and import",
+        "",
+        group_table(groups["construct"]),
+        "",
+        group_table(groups["import"]),
+        "",
+        "What `import sequrity_openai` loads after `import openai` (`python -X importtime`, one run):",
         "",
         "| module | self ms | cumulative ms |",
         "|---|---:|---:|",
     ]
     out += [f"| `{n}` | {s:.2f} | {c:.2f} |" for n, s, c in breakdown]
+    out += ["", "## The official client (d)", "", official_note(groups), ""]
     out += [
+        "## Memory",
+        "",
+        f"{ours.requests:,} requests per client, traced with tracemalloc after a 200-request warm-up; "
+        f'traced bytes after `gc.collect()` every {ours.window:,} requests. "own" counts live '
+        "blocks allocated by code in `sequrity_openai/`.",
+        "",
+        "| requests done | (c) traced bytes | (c) own bytes | (a) traced bytes |",
+        "|---:|---:|---:|---:|",
+    ]
+    rows = list(zip(ours.samples, stock.samples, strict=True))
+    for (n, b, own), (_, sb, _) in rows if len(rows) <= 8 else rows[:4] + rows[-4:]:
+        out.append(f"| {n:,} | {b:,} | {own:,} | {sb:,} |")
+    out += [
+        "",
+        f"First to last window: (c) {ours.growth:+,} B ({ours.per_request:+.4f} B/request, own code "
+        f"{ours.own_growth:+,} B, peak {ours.peak:,} B); (a) {stock.growth:+,} B "
+        f"({stock.per_request:+.4f} B/request, peak {stock.peak:,} B).",
         "",
         "## Work per group",
         "",
-        f"sync: {plan.sync_rounds} rounds × {plan.sync_per_round} requests per variant; "
-        f"async: {plan.async_rounds} rounds × {CONCURRENCY} tasks × {plan.async_per_worker} requests; "
-        f"streaming: {plan.stream_rounds} rounds × {plan.stream_per_round} streams; "
-        f"import: {plan.import_reps} fresh interpreters per variant; "
-        f"construction: {plan.construct_rounds} rounds × {plan.construct_per_round} clients.",
+        f"sync: {plan.sync_rounds} rounds x {plan.sync_per_round} requests per variant; async: "
+        f"{plan.async_rounds} rounds x {CONCURRENCY} tasks x {plan.async_per_worker} requests; streaming: "
+        f"{plan.stream_rounds} rounds x {plan.stream_per_round} streams (median per round); import: "
+        f"{plan.import_reps} fresh interpreters per variant; construction: {plan.construct_rounds} rounds "
+        f"x {plan.construct_per_round} clients (median per round).",
         "",
     ]
     return "\n".join(out)
 
 
-def chart(groups: dict[str, Group], memory: MemoryResult, path: Path) -> None:
+def chart(groups: dict[str, Group], memory: tuple[MemoryResult, MemoryResult], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -728,88 +878,95 @@ def chart(groups: dict[str, Group], memory: MemoryResult, path: Path) -> None:
     keys = ["sync", "async", "ttfc", "stream", "construct", "import"]
     fig, axes = plt.subplots(4, 2, figsize=(13, 15))
     colors = {"a": "#7f7f7f", "b": "#1f77b4", "c": "#2ca02c", "d": "#ff7f0e", "e": "#9467bd"}
-    for ax, key in zip(axes.flat, keys):
+    for ax, key in zip(axes.flat, keys, strict=False):
         g = groups[key]
         meds = [v.median * g.scale for v in g.variants]
-        los = [m - v.spread[0] * g.scale for m, v in zip(meds, g.variants)]
-        his = [v.spread[1] * g.scale - m for m, v in zip(meds, g.variants)]
-        ys = range(len(g.variants))
-        ax.barh(ys, meds, xerr=[los, his], color=[colors[v.key] for v in g.variants], capsize=3)
-        ax.set_yticks(list(ys), [v.label for v in g.variants], fontsize=8)
+        low = [m - v.spread[0] * g.scale for m, v in zip(meds, g.variants, strict=True)]
+        high = [v.spread[1] * g.scale - m for m, v in zip(meds, g.variants, strict=True)]
+        ys = list(range(len(g.variants)))
+        ax.barh(ys, meds, xerr=[low, high], color=[colors[v.key] for v in g.variants], capsize=3)
+        ax.set_yticks(ys, [v.label for v in g.variants], fontsize=8)
         ax.invert_yaxis()
-        ax.set_title(f"{g.title} (median, p10–p90)", fontsize=9)
-        ax.set_xlabel(g.unit)
+        ax.set_title(f"{g.title} (median, p10-p90)", fontsize=9)
+        ax.set_xlabel(g.unit.replace("us", "µs"))
     ratio_ax = axes.flat[6]
-    labels, values, errs = [], [], []
+    labels, values, low_err, high_err = [], [], [], []
     for key in ("sync", "async", "ttfc", "stream"):
         g = groups[key]
         for v in g.variants[1:]:
-            rs = g.ratios(v)
-            med = statistics.median(rs)
-            lo, hi = _quantiles(rs)
+            med = g.ratio(v.key)
+            lo, hi = _p10_p90(g.ratios(v))
             labels.append(f"{key} {v.key}")
             values.append(med)
-            errs.append((med - lo, hi - med))
-    ratio_ax.barh(
-        range(len(values)),
-        values,
-        xerr=[[e[0] for e in errs], [e[1] for e in errs]],
-        color=[colors[lbl[-1]] for lbl in labels],
-        capsize=2,
-    )
+            low_err.append(med - lo)
+            high_err.append(hi - med)
+    ys = list(range(len(values)))
+    ratio_ax.barh(ys, values, xerr=[low_err, high_err], color=[colors[lbl[-1]] for lbl in labels], capsize=2)
     ratio_ax.axvline(1.0, color="black", linewidth=0.8)
-    ratio_ax.axvline(1.02, color="red", linestyle="--", linewidth=0.8, label="target 1.02")
-    ratio_ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ratio_ax.axvline(1.02, color="red", linestyle="--", linewidth=0.8, label="target 1.02 (b, c)")
+    ratio_ax.set_yticks(ys, labels, fontsize=8)
     ratio_ax.invert_yaxis()
-    ratio_ax.set_xlim(min(0.6, min(values) - 0.05), max(1.1, max(values) + 0.05))
-    ratio_ax.set_title("Per-round ratio vs (a) (median, p10–p90)", fontsize=9)
+    ratio_ax.set_title("Per-round time ratio vs (a) (median, p10-p90)", fontsize=9)
     ratio_ax.legend(fontsize=8)
     mem_ax = axes.flat[7]
-    mem_ax.plot([n for n, _ in memory.samples], [b / 1024 for _, b in memory.samples], marker="o")
-    mem_ax.set_title(f"Traced memory in one session scope ({memory.requests:,} requests)", fontsize=9)
+    for result, color in zip(memory, ("#2ca02c", "#7f7f7f"), strict=True):
+        mem_ax.plot(
+            [n for n, _, _ in result.samples],
+            [b / 1024 for _, b, _ in result.samples],
+            marker="o",
+            color=color,
+            label=result.label,
+        )
+    mem_ax.set_title("tracemalloc: traced memory after gc, per window", fontsize=9)
     mem_ax.set_xlabel("requests")
     mem_ax.set_ylabel("KiB")
     mem_ax.set_ylim(bottom=0)
+    mem_ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short CI smoke run (< 60 s); prints the table only")
-    parser.add_argument("--write", action="store_true", help="write RESULTS.md and results.png even with --quick")
+    parser = argparse.ArgumentParser(description="Benchmark sequrity_openai against the stock OpenAI SDK.")
+    parser.add_argument(
+        "--quick", action="store_true", help="short CI smoke run (< 60 s); prints the tables only"
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="write RESULTS.md and results.png even with --quick"
+    )
     parser.add_argument("--out", type=Path, default=HERE, help="directory for RESULTS.md and results.png")
-    parser.add_argument("--json", type=Path, help="also dump the raw samples as JSON")
+    parser.add_argument("--json", type=Path, help="also dump the raw per-round samples as JSON")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     started = time.perf_counter()
+
+    def step(name: str, run: Callable[[], Any]) -> Any:
+        t = time.perf_counter()
+        result = run()
+        print(f"[{name}: {time.perf_counter() - t:.1f} s]", file=sys.stderr, flush=True)
+        return result
+
     server = Server()
     try:
         setup = Setup(server.root)
         groups: dict[str, Group] = {}
-        steps: list[tuple[str, Callable[[], None]]] = [
-            ("sync", lambda: groups.__setitem__("sync", bench_sync(setup, plan))),
-            ("async", lambda: groups.__setitem__("async", bench_async(setup, plan))),
-            ("stream", lambda: groups.update(zip(("ttfc", "stream"), bench_stream(setup, plan)))),
-            ("construct", lambda: groups.__setitem__("construct", bench_construct(setup, plan))),
-            ("import", lambda: groups.__setitem__("import", bench_import(plan))),
-        ]
-        for name, step in steps:
-            t = time.perf_counter()
-            step()
-            print(f"[{name}: {time.perf_counter() - t:.1f} s]", file=sys.stderr, flush=True)
-        t = time.perf_counter()
-        memory = bench_memory(setup, plan)
-        print(f"[memory: {time.perf_counter() - t:.1f} s]", file=sys.stderr, flush=True)
+        groups["sync"] = step("sync", lambda: bench_sync(setup, plan))
+        groups["async"] = step("async", lambda: bench_async(setup, plan))
+        groups["ttfc"], groups["stream"] = step("streaming", lambda: bench_stream(setup, plan))
+        groups["construct"] = step("construction", lambda: bench_construct(setup, plan))
+        hooks = step("hooks", lambda: bench_hooks(setup, plan))
+        memory = step("memory", lambda: bench_memory(setup, plan))
     finally:
         server.close()
+    groups["import"] = step("import", lambda: bench_import(plan))
     breakdown = import_breakdown()
-    report = render(groups, memory, breakdown, plan, args.quick, time.perf_counter() - started)
+    report = render(groups, hooks, memory, breakdown, plan, args.quick, time.perf_counter() - started)
     print(report)
     if args.json:
-        raw = {k: {v.key: v.values for v in g.variants} for k, g in groups.items()}
-        args.json.write_text(json.dumps({"groups": raw, "memory": memory.samples}, indent=1))
+        raw = {k: {v.key: {"wall": v.values, "cpu": v.cpu} for v in g.variants} for k, g in groups.items()}
+        mem = {m.label: m.samples for m in memory}
+        args.json.write_text(json.dumps({"groups": raw, "hooks": hooks, "memory": mem}, indent=1))
     if args.write or not args.quick:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "RESULTS.md").write_text(report + "\n")
