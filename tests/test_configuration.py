@@ -349,3 +349,18 @@ def test_explain_words_unset_values_by_kind() -> None:
     assert shown["session_id"] == "(not set)"
     assert shown["features"] == "(not sent)"
     assert shown["api_key"] == "****"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1", "https://h/\udcff", "https://h\x7f", "https://exa mple.test", "https://h:99999"]
+)
+def test_unparseable_base_url_is_a_configuration_error(url: str) -> None:
+    with pytest.raises(sq.ConfigurationError, match="argument base_url"):
+        sq.create_client(api_key="k", base_url=url)
+
+
+def test_non_finite_numbers_never_reach_a_header() -> None:
+    with pytest.raises(sq.ConfigurationError, match=r"llm.pllm.temperature"):
+        sq.create_client(api_key="k", config={"llm": {"pllm": {"temperature": float("inf")}}})
+    with pytest.raises(ValueError, match="finite"):
+        sq.LlmSettings(top_p=float("nan"))

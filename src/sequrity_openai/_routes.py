@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 from urllib.parse import urlsplit
@@ -60,7 +61,14 @@ def is_loopback(host: str) -> bool:
 
 def parse_base_url(url: str, source: str, *, allow_insecure_http: bool) -> BaseUrl:
     """Validate ``url`` and strip a trailing slash or an already present ``/control/...`` route."""
-    parts = urlsplit(url.strip())
+    url = url.strip()
+    if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cs") for c in url):
+        raise ConfigurationError(f"{source}: {url!r} contains spaces, control characters or lone surrogates")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is what validates it
+    except ValueError as exc:
+        raise ConfigurationError(f"{source}: {url!r} is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"{source}: {url!r} is not an http(s) URL")
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):

@@ -60,7 +60,8 @@ _M = TypeVar("_M", bound="_HeaderModel")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Infinity and NaN are not JSON (RFC 8259); a server would reject the header.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class _HeaderModel(_Strict):
@@ -70,6 +71,7 @@ class _HeaderModel(_Strict):
             self.model_dump(mode="json", exclude_none=True),
             separators=(",", ":"),
             ensure_ascii=True,
+            allow_nan=False,
         )
 
     @classmethod
