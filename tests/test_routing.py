@@ -36,6 +36,12 @@ def _serve_all(httpserver: HTTPServer, prefix: str) -> None:
     ).respond_with_data(response_events("rstream"), content_type="text/event-stream")
 
 
+def _assert_paths(httpserver: HTTPServer, prefix: str) -> None:
+    """Plain and streamed chat completions, then plain and streamed responses."""
+    chat, responses = f"{prefix}/chat/completions", f"{prefix}/responses"
+    assert [r.path for r, _ in httpserver.log] == [chat, chat, responses, responses]
+
+
 @pytest.mark.parametrize(("endpoint_type", "provider"), ROUTES)
 def test_sync_paths(httpserver: HTTPServer, endpoint_type: str, provider: str | None) -> None:
     prefix = _prefix(endpoint_type, provider)
@@ -53,12 +59,7 @@ def test_sync_paths(httpserver: HTTPServer, endpoint_type: str, provider: str | 
     assert client.responses.create(model="m", input="hi").output_text == "resp"
     events = list(client.responses.create(model="m", input="hi", stream=True))
     assert [e.type for e in events][-1] == "response.completed"
-    assert [r.path for r, _ in httpserver.log] == [
-        f"{prefix}/chat/completions",
-        f"{prefix}/chat/completions",
-        f"{prefix}/responses",
-        f"{prefix}/responses",
-    ]
+    _assert_paths(httpserver, prefix)
 
 
 @pytest.mark.parametrize(
@@ -78,12 +79,7 @@ async def test_async_paths(httpserver: HTTPServer, endpoint_type: str, provider:
         assert (await client.responses.create(model="m", input="hi")).output_text == "resp"
         events = [e async for e in await client.responses.create(model="m", input="hi", stream=True)]
         assert events[-1].type == "response.completed"
-    assert [r.path for r, _ in httpserver.log] == [
-        f"{prefix}/chat/completions",
-        f"{prefix}/chat/completions",
-        f"{prefix}/responses",
-        f"{prefix}/responses",
-    ]
+    _assert_paths(httpserver, prefix)
 
 
 @pytest.mark.parametrize(
