@@ -8,7 +8,7 @@ Usage::
 
 A local keep-alive HTTP/1.1 server (``_server.py``) answers every request with a fixed chat
 completion from a separate process. The variants of a group run in interleaved rounds
-(A, B, C, D, then B, C, D, A, ...), so drift of the machine hits them all alike; ratios are
+(a fresh random order each round), so drift of the machine hits them all alike; ratios are
 taken per round against the stock client (a) and then summarised by their median.
 
 Variants: (a) stock ``openai.OpenAI`` with the Sequrity headers set by hand, (b)
@@ -30,6 +30,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import random
 import ssl
 import statistics
 import subprocess
@@ -170,14 +171,29 @@ def _settle() -> None:
     gc.freeze()
 
 
+def _orders(keys: list[str], rounds: int) -> list[list[str]]:
+    """A fresh random order per round (fixed seed).
+
+    A rotation (a b c d, b c d a, ...) would always run (a) right after (d): whatever (d)
+    leaves behind in the CPU caches would be charged to (a) alone. Random orders give every
+    variant every predecessor about equally often.
+    """
+    rng = random.Random(20240601)
+    out = []
+    for _ in range(rounds):
+        order = list(keys)
+        rng.shuffle(order)
+        out.append(order)
+    return out
+
+
 def _run_rounds(group: Group, rounds: int, measure: dict[str, Callable[[], Sample]]) -> Group:
     keys = [v.key for v in group.variants]
     for key in keys:  # warm-up: connections, lazy imports, caches
         measure[key]()
     _settle()
-    for r in range(rounds):
-        shift = r % len(keys)
-        for key in keys[shift:] + keys[:shift]:
+    for order in _orders(keys, rounds):
+        for key in order:
             sample = measure[key]()
             variant = group.variant(key)
             if isinstance(sample, tuple):
@@ -309,7 +325,11 @@ def bench_sync(setup: Setup, plan: Plan) -> Group:
             for _ in range(n):
                 call()
 
-        return lambda: _timed(n, run)
+        def measure() -> Sample:
+            call()  # untimed: the batch starts warm, whichever variant ran before
+            return _timed(n, run)
+
+        return measure
 
     def in_session() -> Sample:
         with scope:
@@ -369,6 +389,7 @@ def bench_async(setup: Setup, plan: Plan) -> Group:
                     for _ in range(k):
                         await call()
 
+            await call()  # untimed: the batch starts warm, whichever variant ran before
             wall, cpu = time.perf_counter(), time.process_time()
             await asyncio.gather(*(worker(i) for i in range(CONCURRENCY)))
             done = CONCURRENCY * k
@@ -384,9 +405,8 @@ def bench_async(setup: Setup, plan: Plan) -> Group:
         for key in keys:
             await batch(*calls[key])
         _settle()
-        for r in range(plan.async_rounds):
-            shift = r % len(keys)
-            for key in keys[shift:] + keys[:shift]:
+        for order in _orders(keys, plan.async_rounds):
+            for key in order:
                 wall, cpu = await batch(*calls[key])
                 group.variant(key).values.append(wall)
                 group.variant(key).cpu.append(cpu)
@@ -447,9 +467,9 @@ def bench_stream(setup: Setup, plan: Plan) -> tuple[Group, Group]:
     for key in keys:
         runners[key]()
     _settle()
-    for r in range(plan.stream_rounds):
-        shift = r % len(keys)
-        for key in keys[shift:] + keys[:shift]:
+    for order in _orders(keys, plan.stream_rounds):
+        for key in order:
+            runners[key]()  # untimed: the batch starts warm, whichever variant ran before
             samples = [runners[key]() for _ in range(plan.stream_per_round)]
             first.variant(key).values.append(statistics.median(s[0] for s in samples))
             full.variant(key).values.append(statistics.median(s[1] for s in samples))
