@@ -82,21 +82,23 @@ class Plan:
     memory_requests: int
     memory_window: int
     hook_calls: int
+    profiled_requests: int
 
 
 FULL = Plan(
-    sync_rounds=500,
+    sync_rounds=1000,
     sync_per_round=5,
-    async_rounds=60,
+    async_rounds=250,
     async_per_worker=1,
     stream_rounds=100,
     stream_per_round=5,
-    import_reps=30,
-    construct_rounds=30,
+    import_reps=20,
+    construct_rounds=20,
     construct_per_round=20,
     memory_requests=20_000,
     memory_window=1_000,
     hook_calls=20_000,
+    profiled_requests=300,
 )
 QUICK = Plan(
     sync_rounds=40,
@@ -105,12 +107,13 @@ QUICK = Plan(
     async_per_worker=1,
     stream_rounds=10,
     stream_per_round=4,
-    import_reps=3,
+    import_reps=2,
     construct_rounds=4,
     construct_per_round=4,
-    memory_requests=600,
+    memory_requests=400,
     memory_window=200,
     hook_calls=2_000,
+    profiled_requests=60,
 )
 
 
@@ -164,6 +167,13 @@ class Group:
 
     def ratio(self, key: str, *, cpu: bool = False) -> float:
         return statistics.median(self.ratios(self.variant(key), cpu=cpu))
+
+    def ratio_ci(self, key: str, resamples: int = 1000) -> tuple[float, float]:
+        """95 % bootstrap interval of the median per-round ratio."""
+        ratios = self.ratios(self.variant(key))
+        rng = random.Random(7)
+        medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples))
+        return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
 Sample = float | tuple[float, float]  # wall, or (wall, cpu)
@@ -620,7 +630,7 @@ class CallDiff:
     extra: list[tuple[str, float]]  # (function, extra calls per request vs (a)), largest first
 
 
-def bench_calls(setup: Setup, requests: int = 300) -> list[CallDiff]:
+def bench_calls(setup: Setup, requests: int) -> list[CallDiff]:
     """Function calls per request under cProfile: a deterministic, noise-free comparison."""
     import cProfile
     import pstats
@@ -629,7 +639,7 @@ def bench_calls(setup: Setup, requests: int = 300) -> list[CallDiff]:
     scope = sq.session()
 
     def profile(run: Callable[[], object]) -> dict[str, int]:
-        for _ in range(50):
+        for _ in range(20):
             run()
         prof = cProfile.Profile()
         prof.enable()
@@ -804,11 +814,12 @@ def targets(groups: dict[str, Group], memory: tuple[MemoryResult, MemoryResult])
         g = groups[key]
         for v in g.variants[1:3]:
             r = g.ratio(v.key)
+            lo, hi = g.ratio_ci(v.key)
             out.append(
                 Target(
                     f"per-request time {v.key} / a, {title}",
                     "<= 1.02",
-                    f"{r:.3f} (client CPU {g.ratio(v.key, cpu=True):.3f})",
+                    f"{r:.3f} (95 % CI {lo:.3f}-{hi:.3f}; client CPU {g.ratio(v.key, cpu=True):.3f})",
                     r <= 1.02,
                 )
             )
@@ -1068,7 +1079,7 @@ def main(argv: list[str] | None = None) -> int:
         groups["ttfc"], groups["stream"] = step("streaming", lambda: bench_stream(setup, plan))
         groups["construct"] = step("construction", lambda: bench_construct(setup, plan))
         hooks = step("hooks", lambda: bench_hooks(setup, plan))
-        calls = step("call counts", lambda: bench_calls(setup))
+        calls = step("call counts", lambda: bench_calls(setup, plan.profiled_requests))
         memory = step("memory", lambda: bench_memory(setup, plan))
     finally:
         server.close()
