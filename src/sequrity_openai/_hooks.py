@@ -13,13 +13,15 @@ from typing import Any
 
 import openai
 
+from ._routes import ROUTE_MARK
+from ._settings import redact
 from .sessions import _current
 
 # openai 3.x puts only body["message"] (or body["error"]["message"]) in str(exc); 2.x puts
 # the whole body there, detail included, so adding a message would only repeat it.
 _SDK_SHOWS_WHOLE_BODY = int(openai.__version__.split(".", 1)[0]) < 3
 _SESSION_HEADER = "x-session-id"
-_ROUTE_MARK = b"/control/"
+_ROUTE_MARK = ROUTE_MARK.encode()
 # A tool result (chat) or function call output (responses) whose id carries a session.
 _TOOL_RESULT_ID = re.compile(rb'"(?:tool_call_id|call_id)"\s*:\s*"tc-[0-9A-Za-z-]{36}-')
 
@@ -67,14 +69,12 @@ def _secrets(request: Any) -> list[str]:
     provider_key = request.headers.get("x-api-key")
     if provider_key:
         found.append(provider_key)
-    return [s for s in found if len(s) >= 4]
+    return found
 
 
 def _redact(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "****")
-        return value
+        return redact(value, secrets)
     if isinstance(value, dict):
         return {k: _redact(v, secrets) for k, v in value.items()}
     if isinstance(value, list):

@@ -19,6 +19,8 @@ ENDPOINT_TYPES: Final[tuple[EndpointType, ...]] = get_args(EndpointType)
 DEFAULT_BASE_URL: Final = "https://api.sequrity.ai"
 DEFAULT_ENDPOINT_TYPE: Final[EndpointType] = "chat"
 API_VERSION: Final = "v1"
+# Every Sequrity route, and nothing else the SDK talks to, lives under this path segment.
+ROUTE_MARK: Final = "/control/"
 
 # Matches what a user may have copied from a routed URL, e.g. ".../control/chat/openai/v1/".
 _CONTROL_SUFFIX = re.compile(r"/control(?:/(?P<rest>.*?))?/*$")

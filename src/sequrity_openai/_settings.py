@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
 
@@ -60,6 +60,14 @@ def mask(secret: str | None) -> str:
     if not secret:
         return "(not set)"
     return f"****{secret[-4:]}" if len(secret) >= 16 else "****"
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every secret (of four characters or more) replaced by ``****``."""
+    # Longest first, so a key that contains another is not left half-visible.
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "****")
+    return text
 
 
 @dataclass(frozen=True, repr=False)

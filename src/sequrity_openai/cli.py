@@ -77,12 +77,7 @@ def _one_line(text: str) -> str:
 def redact(text: str, secrets: Sequence[str | None] = (), environ: Mapping[str, str] | None = None) -> str:
     """``text`` with every known key replaced by ``****``: the given ones and the key variables'."""
     env = os.environ if environ is None else environ
-    known = {s for s in secrets if s} | {env[v] for v in _KEY_VARS if env.get(v)}
-    # Longest first, so a key that contains another is not left half-visible.
-    for secret in sorted(known, key=len, reverse=True):
-        if len(secret) >= 4:
-            text = text.replace(secret, "****")
-    return text
+    return _settings.redact(text, [*secrets, *(env.get(v) for v in _KEY_VARS)])
 
 
 def _error(message: str, secrets: Sequence[str | None] = ()) -> None:

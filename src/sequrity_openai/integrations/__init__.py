@@ -14,6 +14,7 @@ from typing import Any
 
 import openai
 
+from .._routes import ROUTE_MARK
 from ..errors import ConfigurationError
 
 __all__: list[str] = []
@@ -28,8 +29,7 @@ def _check_client(
             f"{argument} must be an openai.{expected.__name__} made by sq.{factory}(), "
             f"got {type(client).__name__}"
         )
-    # Every Sequrity route, and nothing else the SDK talks to, lives under /control/.
-    if "/control/" not in str(client.base_url):
+    if ROUTE_MARK not in str(client.base_url):
         raise ConfigurationError(
             f"{argument} is not routed through Sequrity Control (base_url {client.base_url}); "
             f"make it with sq.{factory}()"
