@@ -67,21 +67,26 @@ mode = st.sampled_from(["standard", "strict", "custom"])
 language = st.sampled_from(["sqrt", "cedar"])
 opt_bool = st.none() | st.booleans()
 
+# What single_llm() accepts; dual_llm() accepts all of it and more.
+POLICY_COMMON = {
+    "mode": mode,
+    "codes": text,
+    "language": language,
+    "fail_fast": opt_bool,
+    "default_allow": st.booleans(),
+    "enable_llm_blocked_tag": st.booleans(),
+    "llm_blocked_tag_enforcement_level": level,
+}
+
 
 @given(
     kwargs=st.fixed_dictionaries(
         {},
         optional={
-            "mode": mode,
-            "codes": text,
-            "language": language,
+            **POLICY_COMMON,
             "auto_gen": st.booleans(),
-            "fail_fast": opt_bool,
-            "default_allow": st.booleans(),
             "default_allow_enforcement_level": level,
             "enable_non_executable_memory": st.booleans(),
-            "enable_llm_blocked_tag": st.booleans(),
-            "llm_blocked_tag_enforcement_level": level,
             "branching_meta_policy_mode": st.sampled_from(["allow", "deny"]),
             "branching_meta_policy_producers": st.none() | names,
             "branching_meta_policy_tags": st.none() | names,
@@ -99,15 +104,7 @@ def test_dual_llm_policy_matches_official(kwargs: dict[str, Any]) -> None:
 @given(
     kwargs=st.fixed_dictionaries(
         {},
-        optional={
-            "mode": mode,
-            "codes": text,
-            "language": language,
-            "fail_fast": opt_bool,
-            "default_allow": st.booleans(),
-            "enable_llm_blocked_tag": st.booleans(),
-            "llm_blocked_tag_enforcement_level": level,
-        },
+        optional=POLICY_COMMON,
     )
 )
 def test_single_llm_policy_matches_official(kwargs: dict[str, Any]) -> None:
@@ -119,16 +116,17 @@ def test_single_llm_policy_matches_official(kwargs: dict[str, Any]) -> None:
 
 positive = st.none() | st.integers(min_value=1, max_value=1000)
 clear_meta = st.sampled_from(["never", "every_attempt", "every_turn"])
+CONFIG_COMMON = {
+    "min_num_tools_for_filtering": st.none() | st.integers(min_value=2, max_value=100),
+    "clear_session_meta": clear_meta,
+    "max_n_turns": positive,
+}
 
 
 @given(
     kwargs=st.fixed_dictionaries(
         {},
-        optional={
-            "min_num_tools_for_filtering": st.none() | st.integers(min_value=2, max_value=100),
-            "clear_session_meta": clear_meta,
-            "max_n_turns": positive,
-        },
+        optional=CONFIG_COMMON,
     )
 )
 def test_single_llm_config_matches_official(kwargs: dict[str, Any]) -> None:
@@ -143,9 +141,7 @@ def test_single_llm_config_matches_official(kwargs: dict[str, Any]) -> None:
     kwargs=st.fixed_dictionaries(
         {},
         optional={
-            "min_num_tools_for_filtering": st.none() | st.integers(min_value=2, max_value=100),
-            "clear_session_meta": clear_meta,
-            "max_n_turns": positive,
+            **CONFIG_COMMON,
             "clear_history_every_n_attempts": positive,
             "disable_rllm": opt_bool,
             "enable_multistep_planning": opt_bool,
