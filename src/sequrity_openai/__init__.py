@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from ._client import create_async_client, create_client
-from ._routes import ENDPOINT_TYPES, PROVIDERS, EndpointType, Provider, dual_model
-from .errors import (
+from ._exceptions import (
     ConfigurationError,
     HeaderTooLargeError,
     PolicyViolation,
     SequrityError,
     SequrityExecutionError,
 )
-from .headers import (
+from ._headers import (
     DEFAULT_MAX_HEADER_BYTES,
     BranchingMetaPolicy,
     Config,
@@ -33,7 +32,7 @@ from .headers import (
     TllmPrompt,
     headers,
 )
-from .results import (
+from ._results import (
     CollectedStream,
     DualLlmResult,
     ResultError,
@@ -42,7 +41,8 @@ from .results import (
     collect_stream,
     parse_result,
 )
-from .sessions import Session, current_session, session, session_id_of
+from ._routes import ENDPOINT_TYPES, PROVIDERS, EndpointType, Provider, dual_model
+from ._sessions import Session, current_session, session, session_id_of
 
 __version__ = "0.1.0"
 

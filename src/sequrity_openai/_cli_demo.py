@@ -14,10 +14,10 @@ from typing import Any, Final, TextIO
 
 from . import _settings
 from ._client import create_client
-from .errors import ConfigurationError, PolicyViolation
-from .headers import Config, Features, Policy
-from .results import parse_result
-from .sessions import session
+from ._exceptions import ConfigurationError, PolicyViolation
+from ._headers import Config, Features, Policy
+from ._results import parse_result
+from ._sessions import session
 
 __all__ = ["LABEL", "run"]
 

@@ -11,9 +11,9 @@ from typing import Any
 import openai
 
 from . import _hooks
+from ._exceptions import ConfigurationError
+from ._headers import DEFAULT_MAX_HEADER_BYTES, ConfigInput, FeaturesInput, PolicyInput, check_header_value
 from ._settings import Settings, resolve_settings
-from .errors import ConfigurationError
-from .headers import DEFAULT_MAX_HEADER_BYTES, ConfigInput, FeaturesInput, PolicyInput, check_header_value
 
 __all__ = ["create_async_client", "create_client"]
 

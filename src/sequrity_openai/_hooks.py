@@ -14,8 +14,8 @@ from typing import Any
 import openai
 
 from ._routes import ROUTE_MARK
+from ._sessions import _current
 from ._settings import redact
-from .sessions import _current
 
 # openai 3.x puts only body["message"] (or body["error"]["message"]) in str(exc); 2.x puts
 # the whole body there, detail included, so adding a message would only repeat it.

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, get_args
 from urllib.parse import urlsplit
 
-from .errors import ConfigurationError
+from ._exceptions import ConfigurationError
 
 Provider = Literal["openai", "openrouter", "anthropic", "sequrity_azure", "llama"]
 EndpointType = Literal["chat", "code", "agent", "lang-graph"]

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
 
 from . import _routes
-from ._routes import EndpointType, Provider
-from .errors import ConfigurationError
-from .headers import (
+from ._exceptions import ConfigurationError
+from ._headers import (
     DEFAULT_MAX_HEADER_BYTES,
     Config,
     ConfigInput,
@@ -22,6 +21,7 @@ from .headers import (
     check_header_value,
     coerce,
 )
+from ._routes import EndpointType, Provider
 
 T = TypeVar("T")
 

@@ -26,12 +26,12 @@ import openai
 
 from . import __version__, _settings
 from ._client import create_client
+from ._exceptions import ConfigurationError
+from ._headers import Policy, coerce
+from ._results import collect_stream, parse_result
 from ._routes import ENDPOINT_TYPES, PROVIDERS
+from ._sessions import session
 from ._settings import Settings, mask, resolve_settings
-from .errors import ConfigurationError
-from .headers import Policy, coerce
-from .results import collect_stream, parse_result
-from .sessions import session
 
 __all__ = ["EXIT_DENIED", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "main"]
 

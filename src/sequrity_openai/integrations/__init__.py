@@ -14,8 +14,8 @@ from typing import Any
 
 import openai
 
+from .._exceptions import ConfigurationError
 from .._routes import ROUTE_MARK
-from ..errors import ConfigurationError
 
 __all__: list[str] = []
 

@@ -36,8 +36,8 @@ from agents import (
 from agents.tracing.processors import default_exporter
 
 from .._client import create_async_client
-from ..errors import ConfigurationError
-from ..sessions import Session
+from .._exceptions import ConfigurationError
+from .._sessions import Session
 from . import _check_client, _no_mix
 
 __all__ = ["chat_model", "model_provider", "run", "run_streamed", "run_sync", "set_default_client"]

@@ -18,7 +18,7 @@ import openai
 from langchain_openai import ChatOpenAI
 
 from .._client import create_async_client, create_client
-from ..errors import ConfigurationError
+from .._exceptions import ConfigurationError
 from . import _check_client, _no_mix
 
 __all__ = ["chat_openai"]

@@ -23,8 +23,8 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from .._client import create_async_client, create_client
+from .._headers import Config, Features, Policy, _describe, _HeaderModel
 from .._routes import ENDPOINT_TYPES, PROVIDERS, EndpointType, Provider
-from ..headers import Config, Features, Policy, _describe, _HeaderModel
 from . import _responses, _sse
 from ._responses import Api, Arch
 from ._script import Delay, DenialAnswer, ErrorAnswer, ScriptItem, TextAnswer, ToolCall, ToolCallAnswer

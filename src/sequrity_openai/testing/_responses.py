@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..headers import Config
-from ..sessions import _from_tool_call_id
+from .._headers import Config
+from .._sessions import _from_tool_call_id
 from ._script import DenialAnswer, TextAnswer, ToolCallAnswer
 
 Api = Literal["chat/completions", "responses"]

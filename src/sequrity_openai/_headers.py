@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ConfigurationError, HeaderTooLargeError
+from ._exceptions import ConfigurationError, HeaderTooLargeError
 
 __all__ = [
     "BranchingMetaPolicy",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .results import DualLlmResult
+    from ._results import DualLlmResult
 
 __all__ = [
     "ConfigurationError",

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .errors import PolicyViolation, SequrityExecutionError
-from .sessions import session_id_of
+from ._exceptions import PolicyViolation, SequrityExecutionError
+from ._sessions import session_id_of
 
 __all__ = [
     "CollectedStream",

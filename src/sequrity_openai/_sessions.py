@@ -32,8 +32,8 @@ class Session:
 
     def __init__(self, session_id: str | None = None) -> None:
         if session_id is not None:
-            from .errors import ConfigurationError
-            from .headers import build_headers
+            from ._exceptions import ConfigurationError
+            from ._headers import build_headers
 
             if not isinstance(session_id, str):
                 raise ConfigurationError(f"session_id must be a str, got {type(session_id).__name__}")
