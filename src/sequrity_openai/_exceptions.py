@@ -6,7 +6,7 @@ friends); only configuration problems and dual-llm execution outcomes have class
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from ._results import DualLlmResult
@@ -27,8 +27,26 @@ class SequrityError(Exception):
 class ConfigurationError(SequrityError, ValueError):
     """An argument or environment variable cannot configure a client.
 
-    The message names the argument or variable; it never contains a key.
+    The message names the argument or variable; it never contains a key. The structured
+    fields let a front end (the CLI) name its own flag instead of rewriting the text.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        setting: str | None = None,
+        origin: Literal["argument", "environment", "default"] | None = None,
+        env_var: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        #: The factory argument the problem is about (``"base_url"``), if one is.
+        self.setting = setting
+        #: Where the offending value came from.
+        self.origin = origin
+        #: The environment variable that held it, when ``origin == "environment"``.
+        self.env_var = env_var
 
 
 class HeaderTooLargeError(ConfigurationError):
