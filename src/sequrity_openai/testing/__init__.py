@@ -15,8 +15,16 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from ._fake import FakeSequrity, RecordedRequest
-from ._responses import default_denial
-from ._script import Delay, DenialAnswer, ErrorAnswer, ScriptItem, TextAnswer, ToolCall, ToolCallAnswer
+from ._script import (
+    Delay,
+    DenialAnswer,
+    ErrorAnswer,
+    ScriptItem,
+    TextAnswer,
+    ToolCall,
+    ToolCallAnswer,
+    default_denial,
+)
 
 __all__ = [
     "Delay",

@@ -7,24 +7,14 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from .._headers import Config
-from .._sessions import _from_tool_call_id
+from ._request import Api, Arch, input_items, last_user_text, tools_that_ran
 from ._script import DenialAnswer, TextAnswer, ToolCallAnswer
-
-Api = Literal["chat/completions", "responses"]
-Arch = Literal["single-llm", "dual-llm"]
 
 ECHO_PREFIX = "echo: "
 POLICY_DENIAL_CODE = "policy_violation"
-
-
-def default_denial(tool: str) -> str:
-    return (
-        f"Tool call {tool} denied by argument checking policies. "
-        f"The arguments given to {tool} do not satisfy the policy (scripted by FakeSequrity)."
-    )
 
 
 @dataclass(frozen=True)
@@ -55,85 +45,6 @@ class Reply:
 def count_tokens(text: str) -> int:
     # Deterministic stand-in for a tokenizer: about four characters a token.
     return max(1, (len(text) + 3) // 4)
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [
-            str(p.get("text", ""))
-            for p in content
-            if isinstance(p, Mapping) and p.get("type") in ("text", "input_text", "output_text")
-        ]
-        return "".join(parts)
-    return ""
-
-
-def _items(api: Api, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    raw = body.get("messages") if api == "chat/completions" else body.get("input")
-    if isinstance(raw, str):
-        return [{"role": "user", "content": raw}]
-    if not isinstance(raw, list):
-        return []
-    return [item for item in raw if isinstance(item, Mapping)]
-
-
-def _is_tool_result(api: Api, item: Mapping[str, Any]) -> bool:
-    if api == "chat/completions":
-        return item.get("role") == "tool"
-    return item.get("type") == "function_call_output"
-
-
-def _result_id(api: Api, item: Mapping[str, Any]) -> str:
-    value = item.get("tool_call_id" if api == "chat/completions" else "call_id")
-    return value if isinstance(value, str) else ""
-
-
-def last_user_text(api: Api, body: Mapping[str, Any]) -> str:
-    for item in reversed(_items(api, body)):
-        if item.get("role") == "user":
-            return _text_of(item.get("content"))
-    return ""
-
-
-def carried_sessions(api: Api, body: Mapping[str, Any]) -> list[str]:
-    """Session ids named by the tool results of the request, in order, without repeats."""
-    found: list[str] = []
-    for item in _items(api, body):
-        if _is_tool_result(api, item):
-            session_id = _from_tool_call_id(_result_id(api, item))
-            if session_id and session_id not in found:
-                found.append(session_id)
-    return found
-
-
-def starts_turn(api: Api, body: Mapping[str, Any]) -> bool:
-    """A request starts a turn when it ends with a user message, not with a tool result."""
-    items = _items(api, body)
-    if not items:
-        return True
-    last = items[-1]
-    return not _is_tool_result(api, last) and last.get("role", "user") == "user"
-
-
-def tools_that_ran(api: Api, body: Mapping[str, Any]) -> list[str]:
-    """Names of the tools whose results the request carries (from the matching calls)."""
-    names: dict[str, str] = {}
-    for item in _items(api, body):
-        if api == "chat/completions":
-            for call in item.get("tool_calls") or []:
-                if isinstance(call, Mapping) and isinstance(call.get("function"), Mapping):
-                    names[str(call.get("id"))] = str(call["function"].get("name"))
-        elif item.get("type") == "function_call":
-            names[str(item.get("call_id"))] = str(item.get("name"))
-    ran: list[str] = []
-    for item in _items(api, body):
-        if _is_tool_result(api, item):
-            name = names.get(_result_id(api, item))
-            if name and name not in ran:
-                ran.append(name)
-    return ran
 
 
 def _format_flags(config: Config | None) -> tuple[bool, bool, bool, bool]:
@@ -219,7 +130,7 @@ def make_reply(
         content = dual_llm_content(answer, config=config, tools_ran=tools_that_ran(api, body))
     else:
         content = answer.text
-    prompt = json.dumps([dict(i) for i in _items(api, body)], sort_keys=True, default=str)
+    prompt = json.dumps([dict(i) for i in input_items(body, api)], sort_keys=True, default=str)
     produced = content if content is not None else "".join(c.name + c.arguments for c in tool_calls)
     return Reply(
         content=content,

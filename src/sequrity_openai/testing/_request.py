@@ -1,0 +1,153 @@
+"""A request as FakeSequrity sees it: the recorded request, and what is read from its body."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .._headers import Config, Features, Policy
+from .._routes import EndpointType, Provider
+from .._sessions import _from_tool_call_id
+
+__all__ = [
+    "Api",
+    "Arch",
+    "RecordedRequest",
+    "carried_sessions",
+    "input_items",
+    "last_user_text",
+    "starts_turn",
+    "tools_that_ran",
+]
+
+Api = Literal["chat/completions", "responses"]
+Arch = Literal["single-llm", "dual-llm"]
+
+
+def input_items(body: Any, api: Api | None = None) -> list[Mapping[str, Any]]:
+    """The chat ``messages`` or Responses ``input`` items of a body; a bare string is one user message.
+
+    Without ``api`` (a request the fake did not route), ``messages`` is read, else ``input``.
+    """
+    if not isinstance(body, Mapping):
+        return []
+    if api is None:
+        raw = body.get("messages", body.get("input"))
+    else:
+        raw = body.get("messages") if api == "chat/completions" else body.get("input")
+    if isinstance(raw, str):
+        return [{"role": "user", "content": raw}]
+    if not isinstance(raw, list):
+        return []
+    return [item for item in raw if isinstance(item, Mapping)]
+
+
+@dataclass
+class RecordedRequest:
+    """One request as FakeSequrity saw it. ``headers`` has lower-case names."""
+
+    method: str
+    path: str
+    endpoint_type: EndpointType | None = None
+    provider: Provider | None = None
+    api: Api | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    features: Features | None = None
+    policy: Policy | None = None
+    config: Config | None = None
+    session_id: str | None = None
+    sent_session_id: str | None = None
+    status: int = 0
+    # What the answer was: "text", "echo", "tool_calls", "denial", "error"; None when rejected.
+    answer: str | None = None
+    detail: str | None = None
+    rejected: bool = False
+    expected: bool = False
+    new_session: bool = False
+    arch: Arch | None = None
+
+    def header(self, name: str) -> str | None:
+        """A request header by case-insensitive name."""
+        return self.headers.get(name.lower())
+
+    @property
+    def messages(self) -> list[Any]:
+        """The chat ``messages`` (or Responses ``input`` items) of the body."""
+        return list(input_items(self.body, self.api))
+
+    @property
+    def stream(self) -> bool:
+        return isinstance(self.body, dict) and self.body.get("stream") is True
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            str(p.get("text", ""))
+            for p in content
+            if isinstance(p, Mapping) and p.get("type") in ("text", "input_text", "output_text")
+        ]
+        return "".join(parts)
+    return ""
+
+
+def _is_tool_result(api: Api, item: Mapping[str, Any]) -> bool:
+    if api == "chat/completions":
+        return item.get("role") == "tool"
+    return item.get("type") == "function_call_output"
+
+
+def _result_id(api: Api, item: Mapping[str, Any]) -> str:
+    value = item.get("tool_call_id" if api == "chat/completions" else "call_id")
+    return value if isinstance(value, str) else ""
+
+
+def last_user_text(api: Api, body: Mapping[str, Any]) -> str:
+    for item in reversed(input_items(body, api)):
+        if item.get("role") == "user":
+            return _text_of(item.get("content"))
+    return ""
+
+
+def carried_sessions(api: Api, body: Mapping[str, Any]) -> list[str]:
+    """Session ids named by the tool results of the request, in order, without repeats."""
+    found: list[str] = []
+    for item in input_items(body, api):
+        if _is_tool_result(api, item):
+            session_id = _from_tool_call_id(_result_id(api, item))
+            if session_id and session_id not in found:
+                found.append(session_id)
+    return found
+
+
+def starts_turn(api: Api, body: Mapping[str, Any]) -> bool:
+    """A request starts a turn when it ends with a user message, not with a tool result."""
+    items = input_items(body, api)
+    if not items:
+        return True
+    last = items[-1]
+    return not _is_tool_result(api, last) and last.get("role", "user") == "user"
+
+
+def tools_that_ran(api: Api, body: Mapping[str, Any]) -> list[str]:
+    """Names of the tools whose results the request carries (from the matching calls)."""
+    names: dict[str, str] = {}
+    items = input_items(body, api)
+    for item in items:
+        if api == "chat/completions":
+            for call in item.get("tool_calls") or []:
+                if isinstance(call, Mapping) and isinstance(call.get("function"), Mapping):
+                    names[str(call.get("id"))] = str(call["function"].get("name"))
+        elif item.get("type") == "function_call":
+            names[str(item.get("call_id"))] = str(item.get("name"))
+    ran: list[str] = []
+    for item in items:
+        if _is_tool_result(api, item):
+            name = names.get(_result_id(api, item))
+            if name and name not in ran:
+                ran.append(name)
+    return ran
