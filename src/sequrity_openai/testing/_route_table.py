@@ -10,8 +10,7 @@ from typing import Any, Final, TypeVar
 from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
-from .._headers import _describe as describe_validation_error
-from .._headers import _HeaderModel as HeaderModel
+from .._headers import HeaderModel, describe_validation_error
 from .._routes import ENDPOINT_TYPES, PROVIDERS
 from ._request import Api
 
