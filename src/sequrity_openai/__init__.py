@@ -1,7 +1,5 @@
 """Run OpenAI SDK code through Sequrity Control: ``client = sq.create_client()``."""
 
-from __future__ import annotations
-
 from ._client import create_async_client, create_client
 from ._exceptions import (
     ConfigurationError,

@@ -14,7 +14,7 @@ from typing import Any
 import openai
 
 from ._routes import ROUTE_MARK
-from ._sessions import _current
+from ._sessions import current_scope
 from ._settings import redact
 
 # openai 3.x puts only body["message"] (or body["error"]["message"]) in str(exc); 2.x puts
@@ -39,7 +39,7 @@ def _carries_session(request: Any) -> bool:
 
 
 def on_request(request: Any) -> None:
-    scope = _current.get()
+    scope = current_scope.get()
     if scope is None or scope.id is None or _SESSION_HEADER in request.headers:
         return
     if not _is_sequrity(request) or _carries_session(request):
@@ -48,7 +48,7 @@ def on_request(request: Any) -> None:
 
 
 def _capture(response: Any) -> None:
-    scope = _current.get()
+    scope = current_scope.get()
     if scope is None or not _is_sequrity(response.request):
         return
     new_id = response.headers.get(_SESSION_HEADER)

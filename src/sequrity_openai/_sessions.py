@@ -15,7 +15,7 @@ from typing import Any
 
 __all__ = ["Session", "current_session", "session", "session_id_of"]
 
-_current: ContextVar[Session | None] = ContextVar("sequrity_openai_session", default=None)
+current_scope: ContextVar[Session | None] = ContextVar("sequrity_openai_session", default=None)
 
 # Tool call ids carry the session: "tc-" + 36-character session id + "-" + call id.
 _TOOL_CALL_ID = re.compile(r"tc-([0-9A-Za-z-]{36})-.+", re.DOTALL)
@@ -43,7 +43,7 @@ class Session:
         self._lock = threading.Lock()
 
     def __enter__(self) -> Session:
-        token = _current.set(self)
+        token = current_scope.set(self)
         with self._lock:
             self._tokens.append(token)
         return self
@@ -57,7 +57,7 @@ class Session:
         with self._lock:
             for index in range(len(self._tokens) - 1, -1, -1):
                 try:
-                    _current.reset(self._tokens[index])
+                    current_scope.reset(self._tokens[index])
                 except ValueError:  # created in another task's or thread's context
                     continue
                 del self._tokens[index]
@@ -83,10 +83,10 @@ def session(session_id: str | None = None) -> Session:
 
 def current_session() -> Session | None:
     """The innermost active scope of this task or thread, if any."""
-    return _current.get()
+    return current_scope.get()
 
 
-def _from_tool_call_id(value: str) -> str | None:
+def session_id_of_tool_call_id(value: str) -> str | None:
     match = _TOOL_CALL_ID.fullmatch(value)
     return match.group(1) if match else None
 
@@ -115,7 +115,7 @@ def session_id_of(obj: object) -> str | None:
     or a result of :func:`sequrity_openai.collect_stream` (from the header); a :class:`Session`.
     """
     if isinstance(obj, str):
-        return _from_tool_call_id(obj)
+        return session_id_of_tool_call_id(obj)
     if isinstance(obj, Session):
         return obj.id
     if isinstance(obj, (list, tuple)):
@@ -138,7 +138,7 @@ def session_id_of(obj: object) -> str | None:
         if found:
             return found
     for call_id in _tool_call_ids(obj):
-        found = _from_tool_call_id(call_id)
+        found = session_id_of_tool_call_id(call_id)
         if found:
             return found
     return None

@@ -10,33 +10,4 @@ This package itself imports no framework, so ``import sequrity_openai`` never pu
 
 from __future__ import annotations
 
-from typing import Any
-
-import openai
-
-from .._exceptions import ConfigurationError
-from .._routes import ROUTE_MARK
-
 __all__: list[str] = []
-
-
-def _check_client(
-    client: object, expected: type[openai.OpenAI | openai.AsyncOpenAI], argument: str, factory: str
-) -> None:
-    """Refuse a client the factory did not make: a stock one would quietly bypass Sequrity."""
-    if not isinstance(client, expected):
-        raise ConfigurationError(
-            f"{argument} must be an openai.{expected.__name__} made by sq.{factory}(), "
-            f"got {type(client).__name__}"
-        )
-    if ROUTE_MARK not in str(client.base_url):
-        raise ConfigurationError(
-            f"{argument} is not routed through Sequrity Control (base_url {client.base_url}); "
-            f"make it with sq.{factory}()"
-        )
-
-
-def _no_mix(argument: str, factory_kwargs: dict[str, Any]) -> None:
-    if factory_kwargs:
-        names = ", ".join(sorted(factory_kwargs))
-        raise ConfigurationError(f"pass either {argument} or factory arguments ({names}), not both")

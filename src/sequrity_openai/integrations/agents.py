@@ -38,7 +38,7 @@ from agents.tracing.processors import default_exporter
 from .._client import create_async_client
 from .._exceptions import ConfigurationError
 from .._sessions import Session
-from . import _check_client, _no_mix
+from ._wiring import check_client, no_mix
 
 __all__ = ["chat_model", "model_provider", "run", "run_streamed", "run_sync", "set_default_client"]
 
@@ -48,8 +48,8 @@ SequritySession: TypeAlias = "bool | str | Session"
 def _async_client(client: openai.AsyncOpenAI | None, factory_kwargs: dict[str, Any]) -> openai.AsyncOpenAI:
     if client is None:
         return create_async_client(**factory_kwargs)
-    _no_mix("client", factory_kwargs)
-    _check_client(client, openai.AsyncOpenAI, "client", "create_async_client")
+    no_mix("client", factory_kwargs)
+    check_client(client, openai.AsyncOpenAI, "client", "create_async_client")
     return client
 
 

@@ -19,7 +19,7 @@ from langchain_openai import ChatOpenAI
 
 from .._client import create_async_client, create_client
 from .._exceptions import ConfigurationError
-from . import _check_client, _no_mix
+from ._wiring import check_client, no_mix
 
 __all__ = ["chat_openai"]
 
@@ -95,9 +95,9 @@ def chat_openai(
             extra["http_client"] = http_client
         if http_async_client is not None:
             extra["http_async_client"] = http_async_client
-        _no_mix("client and async_client", extra)
-        _check_client(client, openai.OpenAI, "client", "create_client")
-        _check_client(async_client, openai.AsyncOpenAI, "async_client", "create_async_client")
+        no_mix("client and async_client", extra)
+        check_client(client, openai.OpenAI, "client", "create_client")
+        check_client(async_client, openai.AsyncOpenAI, "async_client", "create_async_client")
         sync_root, async_root = client, async_client
 
     if model is not None:

@@ -5,8 +5,6 @@ werkzeug. The pytest fixtures ``fake_sequrity``, ``sequrity_client`` and
 ``async_sequrity_client`` come from :mod:`sequrity_openai.testing.plugin`.
 """
 
-from __future__ import annotations
-
 try:
     import werkzeug  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment

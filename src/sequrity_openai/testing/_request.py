@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from .._headers import Config, Features, Policy
 from .._routes import EndpointType, Provider
-from .._sessions import _from_tool_call_id
+from .._sessions import session_id_of_tool_call_id
 
 __all__ = [
     "Api",
@@ -118,7 +118,7 @@ def carried_sessions(api: Api, body: Mapping[str, Any]) -> list[str]:
     found: list[str] = []
     for item in input_items(body, api):
         if _is_tool_result(api, item):
-            session_id = _from_tool_call_id(_result_id(api, item))
+            session_id = session_id_of_tool_call_id(_result_id(api, item))
             if session_id and session_id not in found:
                 found.append(session_id)
     return found
