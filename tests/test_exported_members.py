@@ -90,11 +90,12 @@ INTEGRATIONS = {
 
 
 def _public(module: types.ModuleType) -> set[str]:
+    # dir(), not vars(): the testing kit loads FakeSequrity (and werkzeug) on first use.
     # Subpackages (testing, integrations) become attributes once imported; they are not names.
     return {
         name
-        for name, value in vars(module).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+        for name in dir(module)
+        if not name.startswith("_") and not isinstance(getattr(module, name), types.ModuleType)
     }
 
 

@@ -11,12 +11,14 @@ import pytest
 pytest_plugins = ["pytester"]
 
 
-def _run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+def _run(pytester: pytest.Pytester, source: str, *args: str, subprocess: bool = False) -> pytest.RunResult:
     pytester.makepyfile(test_inner=textwrap.dedent(source))
     pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
     # No "-p sequrity_openai.testing.plugin": the pytest11 entry point must load it by itself.
     # Unrelated plugins that cost seconds per inner run are switched off.
     quiet = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:langsmith_plugin")
+    if subprocess:  # a fresh interpreter: nothing of this run's imports is cached
+        return pytester.runpytest_subprocess(*quiet, *args)
     return pytester.runpytest_inprocess(*quiet, *args)
 
 
@@ -164,6 +166,61 @@ def test_importing_the_package_imports_neither_pytest_nor_werkzeug() -> None:
         "print(sorted(m for m in ('pytest', '_pytest', 'werkzeug') if m in sys.modules))\n"
         "import sequrity_openai.testing\n"
         "print('pytest' in sys.modules, 'werkzeug' in sys.modules)\n"
+        "sequrity_openai.testing.FakeSequrity\n"
+        "print('pytest' in sys.modules, 'werkzeug' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.splitlines() == ["[]", "False True"]
+    # werkzeug comes with the first use of FakeSequrity, not with the testing package (issue 10).
+    assert out.splitlines() == ["[]", "False False", "False True"]
+
+
+_NO_WERKZEUG = """
+import sys
+sys.modules["werkzeug"] = None  # as if the testing extra were not installed
+"""
+
+
+def test_without_werkzeug_the_plugin_loads_and_only_a_fake_server_test_fails(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(_NO_WERKZEUG)
+    result = _run(
+        pytester,
+        """
+        def test_unrelated():
+            assert 1 + 1 == 2
+
+        def test_wants_a_fake(fake_sequrity):
+            pass
+        """,
+        subprocess=True,
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    message = (
+        "sequrity_openai.testing.FakeSequrity needs werkzeug, which comes with the 'testing' extra: "
+        'pip install "sequrity-openai[testing]"'
+    )
+    assert message in result.stdout.lines
+    # One clear line, not a chain of tracebacks.
+    assert "During handling" not in result.stdout.str()
+
+
+def test_without_werkzeug_the_testing_kit_names_the_extra() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['werkzeug'] = None\n"
+        "import sequrity_openai.testing as t\n"
+        "print(t.TextAnswer('x').text)\n"
+        "try:\n"
+        "    from sequrity_openai.testing import FakeSequrity\n"
+        "except ImportError as exc:\n"
+        "    print(type(exc).__name__, exc.name, exc.extra)\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == [
+        "x",
+        "MissingDependencyError werkzeug testing",
+        "sequrity_openai.testing.FakeSequrity needs werkzeug, which comes with the 'testing' extra: "
+        'pip install "sequrity-openai[testing]"',
+    ]

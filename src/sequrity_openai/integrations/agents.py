@@ -22,18 +22,25 @@ from collections.abc import Iterator
 from typing import Any, TypeAlias
 
 import openai
-from agents import (
-    Agent,
-    OpenAIChatCompletionsModel,
-    OpenAIProvider,
-    Runner,
-    RunResult,
-    RunResultStreaming,
-    set_default_openai_api,
-    set_default_openai_client,
-    set_tracing_disabled,
-)
-from agents.tracing.processors import default_exporter
+
+from .._extras import raise_if_missing
+
+try:
+    from agents import (
+        Agent,
+        OpenAIChatCompletionsModel,
+        OpenAIProvider,
+        Runner,
+        RunResult,
+        RunResultStreaming,
+        set_default_openai_api,
+        set_default_openai_client,
+        set_tracing_disabled,
+    )
+    from agents.tracing.processors import default_exporter
+except ImportError as exc:  # reported like every missing extra
+    raise_if_missing(exc, "agents", __name__)
+    raise
 
 from .._client import create_async_client
 from .._exceptions import ConfigurationError

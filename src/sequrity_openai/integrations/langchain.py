@@ -15,7 +15,14 @@ import inspect
 from typing import Any
 
 import openai
-from langchain_openai import ChatOpenAI
+
+from .._extras import raise_if_missing
+
+try:
+    from langchain_openai import ChatOpenAI
+except ImportError as exc:  # reported like every missing extra
+    raise_if_missing(exc, "langchain", __name__)
+    raise
 
 from .._client import create_async_client, create_client
 from .._exceptions import ConfigurationError

@@ -1,18 +1,17 @@
 """Offline testing kit: ``FakeSequrity``, a local stand-in of Sequrity Control.
 
-Needs the ``testing`` extra (``pip install "sequrity-openai[testing]"``), which brings
-werkzeug. The pytest fixtures ``fake_sequrity``, ``sequrity_client`` and
-``async_sequrity_client`` come from :mod:`sequrity_openai.testing.plugin`.
+``FakeSequrity`` needs the ``testing`` extra (``pip install "sequrity-openai[testing]"``),
+which brings werkzeug. This package imports werkzeug only when ``FakeSequrity`` is first
+used, so the pytest plugin (:mod:`sequrity_openai.testing.plugin`, registered for every
+pytest run where the package is installed) loads without the extra and fails, naming it,
+only in a test that asks for a fake server. The fixtures are ``fake_sequrity``,
+``sequrity_client``, ``async_sequrity_client`` and ``sequrity_env``.
 """
 
-try:
-    import werkzeug  # noqa: F401
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        'sequrity_openai.testing needs werkzeug; install it with: pip install "sequrity-openai[testing]"'
-    ) from exc
+import typing
 
-from ._fake import FakeSequrity, RecordedRequest
+from .. import _extras
+from ._request import RecordedRequest
 from ._script import (
     Delay,
     DenialAnswer,
@@ -23,6 +22,9 @@ from ._script import (
     ToolCallAnswer,
     default_denial,
 )
+
+if typing.TYPE_CHECKING:
+    from ._fake import FakeSequrity
 
 __all__ = [
     "Delay",
@@ -36,3 +38,17 @@ __all__ = [
     "ToolCallAnswer",
     "default_denial",
 ]
+
+
+def __getattr__(name: str) -> typing.Any:
+    if name == "FakeSequrity":
+        _extras.require("testing", "sequrity_openai.testing.FakeSequrity")
+        from ._fake import FakeSequrity
+
+        globals()["FakeSequrity"] = FakeSequrity
+        return FakeSequrity
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"FakeSequrity"})

@@ -7,8 +7,9 @@
 - ``sequrity_env``: sets ``SEQURITY_API_KEY`` and ``SEQURITY_BASE_URL`` so that code calling
   ``sq.create_client()`` without arguments talks to the fake.
 
-This module imports nothing of werkzeug until a fixture is used, so installing the package
-without the ``testing`` extra leaves other test suites untouched.
+This module imports nothing of werkzeug (nor of ``sequrity_openai``) until a fixture is used,
+so installing the package without the ``testing`` extra leaves other test suites untouched;
+a test that asks for a fake server then fails with the command that installs the extra.
 """
 
 from __future__ import annotations
@@ -44,10 +45,16 @@ def pytest_runtest_makereport(
 
 @pytest.fixture(scope="session")
 def _sequrity_fake_server() -> Iterator[FakeSequrity]:
+    from sequrity_openai._extras import MissingDependencyError
+
     try:
         from sequrity_openai.testing import FakeSequrity
-    except ImportError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    except MissingDependencyError as exc:
+        missing = str(exc)
+    else:
+        missing = ""
+    if missing:  # failed outside the except block, so pytest shows one line, not a chain
+        pytest.fail(missing, pytrace=False)
     with FakeSequrity() as fake:
         yield fake
 
