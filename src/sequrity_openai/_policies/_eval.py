@@ -1,0 +1,397 @@
+"""SQRT expressions compiled to closures: predicates, set algebra, values and updates.
+
+A policy is compiled once (per text) from the service grammar's parse tree; deciding a call
+then only runs closures over an :class:`Env`, which keeps a decision on a 50-rule policy well
+under a millisecond.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal
+
+from lark import Token, Tree
+
+from .._exceptions import ConfigurationError
+from ._domains import (
+    BoolDomain,
+    DatetimeDomain,
+    Domain,
+    NumberDomain,
+    Range,
+    StrDomain,
+    parse_datetime,
+    unescape,
+    wildcard_regex,
+)
+from ._values import MetaSet, Metadata, TaggedValue, combine
+
+__all__ = ["Compiler", "Context", "Env", "Pred", "SetFn", "Update"]
+
+#: Where an expression sits: it decides what ``@tags`` (the context shorthand) refers to.
+Context = Literal["check", "result", "session"]
+
+
+class Env:
+    """The state one tool call's rules read and update."""
+
+    __slots__ = ("args", "result", "result_value", "session")
+
+    def __init__(self, args: dict[str, TaggedValue], session: Metadata, result: Metadata) -> None:
+        self.args = args
+        self.session = session
+        #: Before the tool runs: the metadata its result starts with (from the arguments).
+        self.result = result
+        self.result_value: Any = None
+
+    def arg_meta(self, name: str) -> Metadata:
+        arg = self.args.get(name)
+        return arg.meta if arg is not None else _PLAIN
+
+    def args_meta(self) -> list[Metadata]:
+        return [a.meta for a in self.args.values()]
+
+
+_PLAIN = Metadata()
+Pred = Callable[[Env], bool]
+SetFn = Callable[[Env], MetaSet]
+ValFn = Callable[[Env], Any]
+Update = Callable[[Env], None]
+_FIELDS = ("tags", "producers", "consumers")
+
+
+def _error(node: Tree | Token, message: str) -> ConfigurationError:
+    line = getattr(node, "line", None) or getattr(getattr(node, "meta", None), "line", None)
+    where = f" (line {line})" if line else ""
+    return ConfigurationError(f"policy: {message}{where}", setting="policy")
+
+
+def _string(token: Token, *, prefix: int = 0) -> str:
+    return unescape(str(token)[prefix + 1 : -1], pattern=prefix > 0)
+
+
+def _regex(token: Token, node: Tree | Token) -> re.Pattern[str]:
+    try:
+        return re.compile(_string(token, prefix=1))
+    except re.error as exc:
+        raise _error(node, f"invalid regular expression {str(token)}: {exc}") from None
+
+
+def _number(node: Tree | Token) -> float | int:
+    assert isinstance(node, Tree)
+    text = str(node.children[0])
+    if node.data == "number_int":
+        return int(text)
+    if node.data == "number_inf":
+        return -math.inf if text.startswith("-") else math.inf
+    return float(text)
+
+
+def _datetime(token: Token, node: Tree | Token) -> Any:
+    text = str(token)
+    moment = parse_datetime(_string(token, prefix=1 if text.startswith("d") else 0))
+    if moment is None:
+        raise _error(node, f"invalid datetime {text}")
+    return moment
+
+
+def _range(node: Tree, convert: Callable[[Tree | Token], Any]) -> Range:
+    kind = str(node.data)
+    parts = [convert(c) for c in node.children if not (isinstance(c, Token) and c.type.startswith("RANGE"))]
+    if kind in ("exact_value", "datetime_exact", "datetime_string", "datetime_epoch"):
+        return Range(parts[0], parts[0])
+    if kind in ("range_to", "range_to_exclusive", "datetime_to", "datetime_to_exclusive"):
+        return Range(None, parts[0], high_open=kind.endswith("exclusive"))
+    if kind in ("range_from", "range_from_exclusive", "datetime_from", "datetime_from_exclusive"):
+        return Range(parts[0], None, low_open=kind.endswith("exclusive"))
+    low_open = kind.endswith(("exclusive_left", "exclusive_both"))
+    high_open = kind.endswith(("exclusive_right", "exclusive_both")) or kind == "datetime_range_exclusive"
+    return Range(parts[0], parts[1], low_open=low_open, high_open=high_open)
+
+
+def _datetime_part(node: Tree | Token) -> Any:
+    if isinstance(node, Token):
+        return _datetime(node, node)
+    moment = parse_datetime(_number(node))  # epoch seconds
+    if moment is None:
+        raise _error(node, "invalid epoch timestamp")
+    return moment
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    if isinstance(a, datetime) or isinstance(b, datetime):
+        left, right = parse_datetime(a), parse_datetime(b)
+        return left is not None and left == right
+    try:
+        return bool(a == b)
+    except Exception:  # pragma: no cover - exotic __eq__
+        return False
+
+
+class Compiler:
+    """Compiles expression nodes; ``let`` bindings are expanded where they are used."""
+
+    def __init__(self, lets: dict[str, Tree]) -> None:
+        self._lets = lets
+        self._active: list[str] = []
+
+    # ------------------------------------------------------------------ lets
+
+    def _let(self, name_token: Token, kind: str, ctx: Context, node: Tree) -> Any:
+        name = str(name_token)
+        body = self._lets.get(name)
+        if body is None:
+            raise _error(node, f"{name!r} is not defined by a let")
+        if name in self._active:
+            raise _error(node, f"let {name!r} refers to itself")
+        self._active.append(name)
+        try:
+            if kind == "pred":
+                return self.pred(body, ctx)
+            return self.set(body, ctx)
+        finally:
+            self._active.pop()
+
+    # ------------------------------------------------------------------ predicates
+
+    def pred(self, node: Tree, ctx: Context) -> Pred:
+        kind = str(node.data)
+        ch = node.children
+        if kind == "pred_or":
+            a, b = self.pred(ch[0], ctx), self.pred(ch[1], ctx)
+            return lambda env: a(env) or b(env)
+        if kind == "pred_and":
+            a, b = self.pred(ch[0], ctx), self.pred(ch[1], ctx)
+            return lambda env: a(env) and b(env)
+        if kind == "pred_not":
+            a = self.pred(ch[0], ctx)
+            return lambda env: not a(env)
+        if kind in ("pred_ref", "set_ref"):  # `let a = b;` parses either way
+            return self._let(ch[0], "pred", ctx, node)  # type: ignore[no-any-return]
+        if kind == "value_in_set":
+            v, s = self.value(ch[0], ctx), self.set(ch[1], ctx)
+            return lambda env: s(env).contains(v(env))
+        if kind == "value_equals":
+            v, w = self.value(ch[0], ctx), self.value(ch[1], ctx)
+            return lambda env: _equal(v(env), w(env))
+        if kind.startswith("set_") and kind[4:] in _SET_TESTS:
+            test = _SET_TESTS[kind[4:]]
+            left = self.set(ch[0], ctx)
+            if len(ch) == 1:
+                return lambda env: test(left(env), left(env))
+            right = self.set(ch[1], ctx)
+            return lambda env: test(left(env), right(env))
+        raise _error(node, f"{kind} is not a predicate")
+
+    # ------------------------------------------------------------------ sets
+
+    def set(self, node: Tree | Token, ctx: Context) -> SetFn:
+        if isinstance(node, Token):  # pragma: no cover - the grammar wraps set atoms
+            raise _error(node, f"unexpected {node!s}")
+        kind = str(node.data)
+        ch = node.children
+        if kind in _BINARY:
+            op = _BINARY[kind]
+            a, b = self.set(ch[0], ctx), self.set(ch[2], ctx)
+            return lambda env: op(a(env), b(env))
+        if kind in ("set_with", "set_without"):
+            a = self.set(ch[0], ctx)
+            one = self._literal_set([ch[1]])
+            if kind == "set_with":
+                return lambda env: a(env) | one
+            return lambda env: a(env) - one
+        if kind == "empty_set":
+            empty = MetaSet()
+            return lambda env: empty
+        if kind == "non_empty_set":
+            fixed = self._literal_set(ch[0].children)  # type: ignore[union-attr]
+            return lambda env: fixed
+        if kind in ("set_ref", "pred_ref"):
+            return self._let(ch[0], "set", ctx, node)  # type: ignore[no-any-return]
+        if kind in _DOMAINS:
+            fixed = MetaSet(patterns=[self.domain(node)])
+            return lambda env: fixed
+        meta = self.meta(node, ctx)
+        field = _FIELDS.index(self._field(node))
+        return lambda env: meta(env)[field]
+
+    def _literal_set(self, elements: list[Tree | Token]) -> MetaSet:
+        items: list[Any] = []
+        patterns: list[Domain] = []
+        for element in elements:
+            assert isinstance(element, Tree)
+            kind = str(element.data)
+            if kind == "string_const":
+                items.append(_string(element.children[0]))  # type: ignore[arg-type]
+            elif kind.startswith("number_"):
+                items.append(_number(element))
+            else:
+                patterns.append(self.domain(element))
+        return MetaSet(items, patterns=patterns)
+
+    def _field(self, node: Tree) -> str:
+        return next(str(c) for c in node.children if isinstance(c, Token) and c.type == "META_FIELD")
+
+    def meta(self, node: Tree, ctx: Context) -> Callable[[Env], tuple[MetaSet, MetaSet, MetaSet]]:
+        """The metadata an accessor reads, as (tags, producers, consumers)."""
+        kind = str(node.data)
+        if kind == "arg_meta_access":
+            name = str(node.children[0])
+            return lambda env: _triple(env.arg_meta(name))
+        if kind == "result_meta_access" or (kind == "context_meta_access" and ctx == "result"):
+            return lambda env: _triple(env.result)
+        if kind in ("session_meta_access", "context_meta_access"):
+            return lambda env: _triple(env.session)
+        if kind in ("args_meta_access", "aggregation"):
+            ops = [c for c in node.children if isinstance(c, Tree)]
+            intersect = bool(ops) and ops[0].data == "agg_intersect"
+            return (lambda env: _intersect_all(env)) if intersect else (lambda env: _triple(combine_union(env)))
+        raise _error(node, f"{kind} is not a set")
+
+    # ------------------------------------------------------------------ elements and values
+
+    def domain(self, node: Tree) -> Domain:
+        kind = str(node.data)
+        ch = node.children
+        if kind == "string_regex":
+            return StrDomain(regex=_regex(ch[0], node))  # type: ignore[arg-type]
+        if kind == "string_wildcard":
+            return StrDomain(regex=wildcard_regex(_string(ch[0], prefix=1)))  # type: ignore[arg-type]
+        if kind == "bool_domain":
+            return BoolDomain(str(ch[0]) == "true")
+        if kind in ("int_domain", "float_domain"):
+            return NumberDomain(_range(ch[0], _number), integer=kind == "int_domain")  # type: ignore[arg-type]
+        if kind == "datetime_domain":
+            return DatetimeDomain(_range(ch[0], _datetime_part))  # type: ignore[arg-type]
+        if kind == "str_domain":
+            pattern = ch[0]
+            assert isinstance(pattern, Tree)
+            length = _range(ch[1].children[0], _number) if len(ch) > 1 else None  # type: ignore[union-attr,arg-type]
+            token = pattern.children[0]
+            assert isinstance(token, Token)
+            if pattern.data == "str_exact":
+                return StrDomain(exact=_string(token), length=length)
+            if pattern.data == "str_matching":
+                return StrDomain(regex=_regex(token, node), length=length)
+            return StrDomain(regex=wildcard_regex(_string(token, prefix=1)), length=length)
+        raise _error(node, f"{kind} is not a set element")
+
+    def value(self, node: Tree, ctx: Context) -> ValFn:
+        kind = str(node.data)
+        ch = node.children
+        if kind == "arg_value_access":
+            name = str(ch[0])
+            return lambda env: a.value if (a := env.args.get(name)) is not None else None
+        if kind == "result_value_access":
+            return lambda env: env.result_value
+        if kind == "session_value_access":  # a session has metadata, no value
+            return lambda env: None
+        if kind == "literal_string":
+            fixed: Any = _string(ch[0])  # type: ignore[arg-type]
+        elif kind == "literal_datetime":
+            fixed = _datetime(ch[0], node)  # type: ignore[arg-type]
+        elif kind == "literal_number":
+            fixed = _number(ch[0])
+        elif kind == "literal_bool":
+            fixed = str(ch[0]) == "true"
+        else:
+            raise _error(node, f"{kind} is not a value")
+        return lambda env: fixed
+
+    # ------------------------------------------------------------------ updates
+
+    def update(self, node: Tree, ctx: Context) -> Update:
+        """``target = set`` or ``target op= set`` (block statements and shorthands)."""
+        kind = str(node.data)
+        ch = node.children
+        target = ch[0]
+        if isinstance(target, Token):  # shorthand: `@tags op expr`, context by its target
+            where, name, field = ("result" if ctx == "result" else "session"), "", str(target)
+        else:
+            where, name, field = self._target(target, ctx)
+        value = self.set(ch[-1], ctx)
+        op = _AUGMENTED[str(ch[1].data)] if kind.endswith("augmented") else None  # type: ignore[union-attr]
+        index = _FIELDS.index(field)
+
+        def apply(env: Env) -> None:
+            if where == "arg":
+                current = env.arg_meta(name)
+            else:
+                current = env.result if where == "result" else env.session
+            new = value(env)
+            if op is not None:
+                new = op(_triple(current)[index], new)
+            updated = current.replace(field, new)
+            if where == "arg":
+                arg = env.args.get(name)
+                env.args[name] = TaggedValue._with_meta(arg.value if arg else None, updated)
+            elif where == "result":
+                env.result = updated
+            else:
+                env.session = updated
+
+        return apply
+
+    def _target(self, node: Tree, ctx: Context) -> tuple[str, str, str]:
+        kind = str(node.data)
+        field = str(node.children[-1])
+        if kind == "context_field":
+            return ("result" if ctx == "result" else "session"), "", field
+        if kind == "result_field":
+            return "result", "", field
+        if kind == "session_field":
+            return "session", "", field
+        return "arg", str(node.children[0]), field
+
+
+def _triple(meta: Metadata) -> tuple[MetaSet, MetaSet, MetaSet]:
+    return meta.tags, meta.producers, meta.consumers
+
+
+def combine_union(env: Env) -> Metadata:
+    """``@args.X`` (union by default): tags, producers and consumers each united."""
+    tags, producers, consumers = MetaSet(), MetaSet(), MetaSet()
+    for meta in env.args_meta():
+        tags, producers, consumers = tags | meta.tags, producers | meta.producers, consumers | meta.consumers
+    return Metadata(tags, producers, consumers)
+
+
+def _intersect_all(env: Env) -> tuple[MetaSet, MetaSet, MetaSet]:
+    # The intersection over no arguments is everything (the empty intersection).
+    result = [MetaSet(universal=True)] * 3
+    for meta in env.args_meta():
+        result = [r & m for r, m in zip(result, _triple(meta))]
+    return result[0], result[1], result[2]
+
+
+def initial_result(args: dict[str, TaggedValue]) -> Metadata:
+    """A result starts with its arguments' metadata, merged by the propagation rules."""
+    return combine(a.meta for a in args.values())
+
+
+_SET_TESTS: dict[str, Callable[[MetaSet, MetaSet], bool]] = {
+    "overlaps": MetaSet.overlaps,
+    "subset_of": MetaSet.issubset,
+    "superset_of": MetaSet.issuperset,
+    "equals": MetaSet.same,
+    "is_empty": lambda a, _b: a.is_empty,
+    "is_universal": lambda a, _b: a.is_universal,
+}
+_BINARY: dict[str, Callable[[MetaSet, MetaSet], MetaSet]] = {
+    "set_binary_union": MetaSet.__or__,
+    "set_binary_intersect": MetaSet.__and__,
+    "set_binary_minus": MetaSet.__sub__,
+    "set_binary_xor": MetaSet.__xor__,
+}
+_AUGMENTED = {
+    "aug_union": MetaSet.__or__,
+    "aug_intersect": MetaSet.__and__,
+    "aug_minus": MetaSet.__sub__,
+    "aug_xor": MetaSet.__xor__,
+}
+_DOMAINS = ("bool_domain", "int_domain", "float_domain", "str_domain", "datetime_domain")
