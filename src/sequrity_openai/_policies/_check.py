@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from .._exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from lark import Lark, Tree
+    from lark import Lark, Token, Tree
 
 __all__ = ["check_policy", "check_sqrt", "grammar_available", "parse_sqrt"]
 
@@ -63,7 +63,7 @@ def _parser() -> Lark:
 
 @dataclass(frozen=True)
 class _Outcome:
-    tree: Tree | None
+    tree: Tree[Token] | None
     line: int = 0
     column: int = 0
     problem: str = ""
@@ -126,7 +126,7 @@ def _raise(outcome: _Outcome, code: str, source: str) -> None:
     )
 
 
-def parse_sqrt(code: str, *, source: str = "policy") -> Tree:
+def parse_sqrt(code: str, *, source: str = "policy") -> Tree[Token]:
     """The parse tree of ``code`` (cached per text); invalid SQRT raises ConfigurationError."""
     outcome = _parse(code)
     if outcome.tree is None:

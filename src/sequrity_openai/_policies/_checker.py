@@ -15,7 +15,7 @@ from .._exceptions import ConfigurationError, SequrityError
 from .._headers import Policy, PolicyPresets, coerce
 from ._eval import Env, initial_result
 from ._program import Plan, Program, Rule, compile_sqrt
-from ._values import MetaSet, Metadata, TaggedValue, combine, meta_of, tag_args
+from ._values import Metadata, MetaSet, TaggedValue, combine, meta_of, tag_args
 
 __all__ = [
     "CONTROL_FLOW_VIOLATION",
@@ -63,7 +63,9 @@ class Presets:
             non_executable=p.enable_non_executable_memory,
             llm_blocked=p.enable_llm_blocked_tag,
             llm_blocked_hard=p.llm_blocked_tag_enforcement_level == "hard",
-            branching=(b.mode, MetaSet(b.tags), MetaSet(b.producers), MetaSet(b.consumers)) if applies else None,
+            branching=(b.mode, MetaSet(b.tags), MetaSet(b.producers), MetaSet(b.consumers))
+            if applies
+            else None,
         )
 
 
@@ -138,17 +140,18 @@ def _verdict(plan: Plan, presets: Presets, tool: str, env: Env) -> tuple[bool, s
             return True, rule.describe()
     if not presets.default_allow and presets.default_hard:
         return False, "default_allow is false with enforcement level hard (only a hard allow lifts it)"
+    soft: list[Rule | None]
     if blocked:  # soft: overridable only by soft rules of a higher priority
-        soft: list[Rule | None] = [r for r in plan.soft if r.priority > 0]
+        soft = [r for r in plan.soft if r.priority > 0]
         soft.append(None)
         soft.extend(r for r in plan.soft if r.priority <= 0)
     else:
         soft = list(plan.soft)
-    for rule in soft:
-        if rule is None:
+    for candidate in soft:
+        if candidate is None:
             return False, preset_rule
-        if rule.fires(env):
-            return rule.allow, rule.describe()
+        if candidate.fires(env):
+            return candidate.allow, candidate.describe()
     if plan.has_allow:
         return False, f"no allow rule for {tool} matched the call"
     if presets.default_allow:
@@ -217,9 +220,7 @@ class PolicyChecker:
     so does a Cedar policy, which the checker does not model.
     """
 
-    def __init__(
-        self, policy: Policy | Mapping[str, Any] | str, *, session: Metadata | None = None
-    ) -> None:
+    def __init__(self, policy: Policy | Mapping[str, Any] | str, *, session: Metadata | None = None) -> None:
         model = _policy(policy)
         codes = model.codes
         if codes is not None and codes.language != "sqrt":

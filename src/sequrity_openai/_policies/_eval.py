@@ -11,9 +11,7 @@ import math
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
-
-from lark import Token, Tree
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from .._exceptions import ConfigurationError
 from ._domains import (
@@ -27,9 +25,33 @@ from ._domains import (
     unescape,
     wildcard_regex,
 )
-from ._values import MetaSet, Metadata, TaggedValue, combine
+from ._values import Metadata, MetaSet, TaggedValue, combine
 
-__all__ = ["Compiler", "Context", "Env", "Pred", "SetFn", "Update"]
+if TYPE_CHECKING:
+    # Only for annotations: importing this module must not import Lark (sq.PolicyChecker is
+    # exported from the package, and a client without policy code never needs Lark).
+    from lark import Token, Tree
+
+    Node = Tree[Token] | Token
+
+__all__ = ["Compiler", "Context", "Env", "Pred", "SetFn", "Update", "Node", "is_token", "is_tree", "tree"]
+
+
+def is_token(node: object) -> TypeGuard[Token]:
+    """Lark tokens are str subclasses; trees are not."""
+    return isinstance(node, str)
+
+
+def is_tree(node: object) -> TypeGuard[Tree[Token]]:
+    return not isinstance(node, str)
+
+
+def tree(node: Node) -> Tree[Token]:
+    """``node`` as a tree (the grammar decides which children are trees)."""
+    if not is_tree(node):  # pragma: no cover - a grammar change would have to put a token here
+        raise _error(node, f"unexpected {node!s}")
+    return node
+
 
 #: Where an expression sits: it decides what ``@tags`` (the context shorthand) refers to.
 Context = Literal["check", "result", "session"]
@@ -63,25 +85,25 @@ Update = Callable[[Env], None]
 _FIELDS = ("tags", "producers", "consumers")
 
 
-def _error(node: Tree | Token, message: str) -> ConfigurationError:
+def _error(node: Node, message: str) -> ConfigurationError:
     line = getattr(node, "line", None) or getattr(getattr(node, "meta", None), "line", None)
     where = f" (line {line})" if line else ""
     return ConfigurationError(f"policy: {message}{where}", setting="policy")
 
 
-def _string(token: Token, *, prefix: int = 0) -> str:
+def _string(token: Node, *, prefix: int = 0) -> str:
     return unescape(str(token)[prefix + 1 : -1], pattern=prefix > 0)
 
 
-def _regex(token: Token, node: Tree | Token) -> re.Pattern[str]:
+def _regex(token: Node, node: Node) -> re.Pattern[str]:
     try:
         return re.compile(_string(token, prefix=1))
     except re.error as exc:
-        raise _error(node, f"invalid regular expression {str(token)}: {exc}") from None
+        raise _error(node, f"invalid regular expression {token!s}: {exc}") from None
 
 
-def _number(node: Tree | Token) -> float | int:
-    assert isinstance(node, Tree)
+def _number(node: Node) -> float | int:
+    node = tree(node)
     text = str(node.children[0])
     if node.data == "number_int":
         return int(text)
@@ -90,7 +112,7 @@ def _number(node: Tree | Token) -> float | int:
     return float(text)
 
 
-def _datetime(token: Token, node: Tree | Token) -> Any:
+def _datetime(token: Node, node: Node) -> Any:
     text = str(token)
     moment = parse_datetime(_string(token, prefix=1 if text.startswith("d") else 0))
     if moment is None:
@@ -98,9 +120,10 @@ def _datetime(token: Token, node: Tree | Token) -> Any:
     return moment
 
 
-def _range(node: Tree, convert: Callable[[Tree | Token], Any]) -> Range:
+def _range(node: Node, convert: Callable[[Node], Any]) -> Range:
+    node = tree(node)
     kind = str(node.data)
-    parts = [convert(c) for c in node.children if not (isinstance(c, Token) and c.type.startswith("RANGE"))]
+    parts = [convert(c) for c in node.children if not (is_token(c) and c.type.startswith("RANGE"))]
     if kind in ("exact_value", "datetime_exact", "datetime_string", "datetime_epoch"):
         return Range(parts[0], parts[0])
     if kind in ("range_to", "range_to_exclusive", "datetime_to", "datetime_to_exclusive"):
@@ -112,8 +135,8 @@ def _range(node: Tree, convert: Callable[[Tree | Token], Any]) -> Range:
     return Range(parts[0], parts[1], low_open=low_open, high_open=high_open)
 
 
-def _datetime_part(node: Tree | Token) -> Any:
-    if isinstance(node, Token):
+def _datetime_part(node: Node) -> Any:
+    if is_token(node):
         return _datetime(node, node)
     moment = parse_datetime(_number(node))  # epoch seconds
     if moment is None:
@@ -136,13 +159,13 @@ def _equal(a: Any, b: Any) -> bool:
 class Compiler:
     """Compiles expression nodes; ``let`` bindings are expanded where they are used."""
 
-    def __init__(self, lets: dict[str, Tree]) -> None:
+    def __init__(self, lets: dict[str, Tree[Token]]) -> None:
         self._lets = lets
         self._active: list[str] = []
 
     # ------------------------------------------------------------------ lets
 
-    def _let(self, name_token: Token, kind: str, ctx: Context, node: Tree) -> Any:
+    def _let(self, name_token: Node, kind: str, ctx: Context, node: Node) -> Any:
         name = str(name_token)
         body = self._lets.get(name)
         if body is None:
@@ -159,7 +182,8 @@ class Compiler:
 
     # ------------------------------------------------------------------ predicates
 
-    def pred(self, node: Tree, ctx: Context) -> Pred:
+    def pred(self, node: Node, ctx: Context) -> Pred:
+        node = tree(node)
         kind = str(node.data)
         ch = node.children
         if kind == "pred_or":
@@ -172,7 +196,8 @@ class Compiler:
             a = self.pred(ch[0], ctx)
             return lambda env: not a(env)
         if kind in ("pred_ref", "set_ref"):  # `let a = b;` parses either way
-            return self._let(ch[0], "pred", ctx, node)  # type: ignore[no-any-return]
+            pred: Pred = self._let(ch[0], "pred", ctx, node)
+            return pred
         if kind == "value_in_set":
             v, s = self.value(ch[0], ctx), self.set(ch[1], ctx)
             return lambda env: s(env).contains(v(env))
@@ -190,9 +215,8 @@ class Compiler:
 
     # ------------------------------------------------------------------ sets
 
-    def set(self, node: Tree | Token, ctx: Context) -> SetFn:
-        if isinstance(node, Token):  # pragma: no cover - the grammar wraps set atoms
-            raise _error(node, f"unexpected {node!s}")
+    def set(self, node: Node, ctx: Context) -> SetFn:
+        node = tree(node)
         kind = str(node.data)
         ch = node.children
         if kind in _BINARY:
@@ -209,10 +233,11 @@ class Compiler:
             empty = MetaSet()
             return lambda env: empty
         if kind == "non_empty_set":
-            fixed = self._literal_set(ch[0].children)  # type: ignore[union-attr]
+            fixed = self._literal_set(tree(ch[0]).children)
             return lambda env: fixed
         if kind in ("set_ref", "pred_ref"):
-            return self._let(ch[0], "set", ctx, node)  # type: ignore[no-any-return]
+            found: SetFn = self._let(ch[0], "set", ctx, node)
+            return found
         if kind in _DOMAINS:
             fixed = MetaSet(patterns=[self.domain(node)])
             return lambda env: fixed
@@ -220,25 +245,27 @@ class Compiler:
         field = _FIELDS.index(self._field(node))
         return lambda env: meta(env)[field]
 
-    def _literal_set(self, elements: list[Tree | Token]) -> MetaSet:
+    def _literal_set(self, elements: list[Node]) -> MetaSet:
         items: list[Any] = []
         patterns: list[Domain] = []
         for element in elements:
-            assert isinstance(element, Tree)
+            assert is_tree(element)
             kind = str(element.data)
             if kind == "string_const":
-                items.append(_string(element.children[0]))  # type: ignore[arg-type]
+                items.append(_string(element.children[0]))
             elif kind.startswith("number_"):
                 items.append(_number(element))
             else:
                 patterns.append(self.domain(element))
         return MetaSet(items, patterns=patterns)
 
-    def _field(self, node: Tree) -> str:
-        return next(str(c) for c in node.children if isinstance(c, Token) and c.type == "META_FIELD")
+    def _field(self, node: Node) -> str:
+        node = tree(node)
+        return next(str(c) for c in node.children if is_token(c) and c.type == "META_FIELD")
 
-    def meta(self, node: Tree, ctx: Context) -> Callable[[Env], tuple[MetaSet, MetaSet, MetaSet]]:
+    def meta(self, node: Node, ctx: Context) -> Callable[[Env], tuple[MetaSet, MetaSet, MetaSet]]:
         """The metadata an accessor reads, as (tags, producers, consumers)."""
+        node = tree(node)
         kind = str(node.data)
         if kind == "arg_meta_access":
             name = str(node.children[0])
@@ -248,32 +275,34 @@ class Compiler:
         if kind in ("session_meta_access", "context_meta_access"):
             return lambda env: _triple(env.session)
         if kind in ("args_meta_access", "aggregation"):
-            ops = [c for c in node.children if isinstance(c, Tree)]
+            ops = [c for c in node.children if is_tree(c)]
             intersect = bool(ops) and ops[0].data == "agg_intersect"
-            return (lambda env: _intersect_all(env)) if intersect else (lambda env: _triple(combine_union(env)))
+            return (
+                (lambda env: _intersect_all(env)) if intersect else (lambda env: _triple(combine_union(env)))
+            )
         raise _error(node, f"{kind} is not a set")
 
     # ------------------------------------------------------------------ elements and values
 
-    def domain(self, node: Tree) -> Domain:
+    def domain(self, node: Node) -> Domain:
+        node = tree(node)
         kind = str(node.data)
         ch = node.children
         if kind == "string_regex":
-            return StrDomain(regex=_regex(ch[0], node))  # type: ignore[arg-type]
+            return StrDomain(regex=_regex(ch[0], node))
         if kind == "string_wildcard":
-            return StrDomain(regex=wildcard_regex(_string(ch[0], prefix=1)))  # type: ignore[arg-type]
+            return StrDomain(regex=wildcard_regex(_string(ch[0], prefix=1)))
         if kind == "bool_domain":
             return BoolDomain(str(ch[0]) == "true")
         if kind in ("int_domain", "float_domain"):
-            return NumberDomain(_range(ch[0], _number), integer=kind == "int_domain")  # type: ignore[arg-type]
+            return NumberDomain(_range(ch[0], _number), integer=kind == "int_domain")
         if kind == "datetime_domain":
-            return DatetimeDomain(_range(ch[0], _datetime_part))  # type: ignore[arg-type]
+            return DatetimeDomain(_range(ch[0], _datetime_part))
         if kind == "str_domain":
-            pattern = ch[0]
-            assert isinstance(pattern, Tree)
-            length = _range(ch[1].children[0], _number) if len(ch) > 1 else None  # type: ignore[union-attr,arg-type]
+            pattern = tree(ch[0])
+            length = _range(tree(ch[1]).children[0], _number) if len(ch) > 1 else None
             token = pattern.children[0]
-            assert isinstance(token, Token)
+            assert is_token(token)
             if pattern.data == "str_exact":
                 return StrDomain(exact=_string(token), length=length)
             if pattern.data == "str_matching":
@@ -281,7 +310,8 @@ class Compiler:
             return StrDomain(regex=wildcard_regex(_string(token, prefix=1)), length=length)
         raise _error(node, f"{kind} is not a set element")
 
-    def value(self, node: Tree, ctx: Context) -> ValFn:
+    def value(self, node: Node, ctx: Context) -> ValFn:
+        node = tree(node)
         kind = str(node.data)
         ch = node.children
         if kind == "arg_value_access":
@@ -292,9 +322,9 @@ class Compiler:
         if kind == "session_value_access":  # a session has metadata, no value
             return lambda env: None
         if kind == "literal_string":
-            fixed: Any = _string(ch[0])  # type: ignore[arg-type]
+            fixed: Any = _string(ch[0])
         elif kind == "literal_datetime":
-            fixed = _datetime(ch[0], node)  # type: ignore[arg-type]
+            fixed = _datetime(ch[0], node)
         elif kind == "literal_number":
             fixed = _number(ch[0])
         elif kind == "literal_bool":
@@ -305,17 +335,18 @@ class Compiler:
 
     # ------------------------------------------------------------------ updates
 
-    def update(self, node: Tree, ctx: Context) -> Update:
+    def update(self, node: Node, ctx: Context) -> Update:
         """``target = set`` or ``target op= set`` (block statements and shorthands)."""
+        node = tree(node)
         kind = str(node.data)
         ch = node.children
         target = ch[0]
-        if isinstance(target, Token):  # shorthand: `@tags op expr`, context by its target
+        if is_token(target):  # shorthand: `@tags op expr`, context by its target
             where, name, field = ("result" if ctx == "result" else "session"), "", str(target)
         else:
             where, name, field = self._target(target, ctx)
         value = self.set(ch[-1], ctx)
-        op = _AUGMENTED[str(ch[1].data)] if kind.endswith("augmented") else None  # type: ignore[union-attr]
+        op = _AUGMENTED[str(tree(ch[1]).data)] if kind.endswith("augmented") else None
         index = _FIELDS.index(field)
 
         def apply(env: Env) -> None:
@@ -337,7 +368,8 @@ class Compiler:
 
         return apply
 
-    def _target(self, node: Tree, ctx: Context) -> tuple[str, str, str]:
+    def _target(self, node: Node, ctx: Context) -> tuple[str, str, str]:
+        node = tree(node)
         kind = str(node.data)
         field = str(node.children[-1])
         if kind == "context_field":
@@ -365,7 +397,7 @@ def _intersect_all(env: Env) -> tuple[MetaSet, MetaSet, MetaSet]:
     # The intersection over no arguments is everything (the empty intersection).
     result = [MetaSet(universal=True)] * 3
     for meta in env.args_meta():
-        result = [r & m for r, m in zip(result, _triple(meta))]
+        result = [r & m for r, m in zip(result, _triple(meta), strict=True)]
     return result[0], result[1], result[2]
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-
-from lark import Token, Tree
+from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigurationError
 from ._check import parse_sqrt
 from ._domains import unescape
-from ._eval import Compiler, Context, Env, Pred, Update
+from ._eval import Compiler, Context, Env, Pred, Update, is_token, is_tree, tree
+
+if TYPE_CHECKING:
+    from lark import Token, Tree
 
 __all__ = ["Plan", "Program", "Rule", "compile_sqrt"]
 
@@ -100,30 +102,30 @@ class Program:
         )
 
 
-def _text(code: str, node: Tree) -> str:
+def _text(code: str, node: Tree[Token]) -> str:
     meta = node.meta
     if getattr(meta, "empty", True):  # pragma: no cover - propagate_positions always sets them
         return ""
     return " ".join(code[meta.start_pos : meta.end_pos].split())
 
 
-def _members(node: Tree) -> list[Tree]:
+def _members(node: Tree[Token]) -> list[Tree[Token]]:
     """Children that are not doc comments (``///`` lines only document)."""
-    return [c for c in node.children if isinstance(c, Tree) and c.data != "doc_comments"]
+    return [c for c in node.children if is_tree(c) and c.data != "doc_comments"]
 
 
 class _Builder:
-    def __init__(self, code: str, tree: Tree) -> None:
+    def __init__(self, code: str, parsed: Tree[Token]) -> None:
         self.code = code
         self.seq = 0
-        lets: dict[str, Tree] = {}
-        self.decls: list[Tree] = []
-        for decl in tree.children:
-            assert isinstance(decl, Tree)
+        lets: dict[str, Tree[Token]] = {}
+        self.decls: list[Tree[Token]] = []
+        for decl in parsed.children:
+            assert is_tree(decl)
             body = _members(decl)[0]
             if decl.data == "let_declaration":
                 name, expression = body.children
-                lets[str(name)] = expression  # type: ignore[assignment]
+                lets[str(name)] = tree(expression)
             else:
                 self.decls.append(body)
         self.compiler = Compiler(lets)
@@ -132,9 +134,9 @@ class _Builder:
         self.seq += 1
         return self.seq
 
-    def tool(self, id_node: Tree) -> _Tool:
+    def tool(self, id_node: Tree[Token]) -> _Tool:
         token = id_node.children[0]
-        assert isinstance(token, Token)
+        assert is_token(token)
         if id_node.data == "tool_id_string":
             return _Tool(self.next_seq(), unescape(str(token)[1:-1], pattern=False), None)
         try:
@@ -146,17 +148,15 @@ class _Builder:
         return _Tool(self.next_seq(), None, regex)
 
     def build(self) -> Program:
-        tools = [
-            self.declaration(d) if d.data == "tool_decl" else self.shorthand(d) for d in self.decls
-        ]
+        tools = [self.declaration(d) if d.data == "tool_decl" else self.shorthand(d) for d in self.decls]
         return Program(tools)
 
-    def declaration(self, node: Tree) -> _Tool:
+    def declaration(self, node: Tree[Token]) -> _Tool:
         id_node, *members = node.children
-        assert isinstance(id_node, Tree)
+        assert is_tree(id_node)
         tool = self.tool(id_node)
         for member in members:
-            assert isinstance(member, Tree)
+            assert is_tree(member)
             item = _members(member)[0]
             if member.data == "priority_member":
                 tool.priority = int(str(item.children[0]))
@@ -166,21 +166,23 @@ class _Builder:
                 tool.result.extend(self.block(item.children, "result"))
             else:
                 timing, *stmts = item.children
-                target = tool.before if timing.data == "timing_before" else tool.after  # type: ignore[union-attr]
+                target = tool.before if tree(timing).data == "timing_before" else tool.after
                 target.extend(self.block(stmts, "session"))
         # The priority applies to every rule of the block, wherever `priority N;` stands.
-        tool.rules = [
-            Rule(r.hard, r.allow, r.when, r.text, r.line, tool.priority, r.seq) for r in tool.rules
-        ]
+        tool.rules = [Rule(r.hard, r.allow, r.when, r.text, r.line, tool.priority, r.seq) for r in tool.rules]
         return tool
 
-    def rule(self, node: Tree) -> Rule:
+    def rule(self, node: Tree[Token]) -> Rule:
         enforcement, outcome, condition = node.children
-        assert isinstance(condition, Tree)
-        when = None if condition.data == "condition_always" else self.compiler.pred(condition.children[0], "check")  # type: ignore[arg-type]
+        assert is_tree(condition)
+        when = (
+            None
+            if condition.data == "condition_always"
+            else self.compiler.pred(condition.children[0], "check")
+        )
         return Rule(
-            hard=enforcement.data == "enforcement_must",  # type: ignore[union-attr]
-            allow=outcome.data == "outcome_allow",  # type: ignore[union-attr]
+            hard=tree(enforcement).data == "enforcement_must",
+            allow=tree(outcome).data == "outcome_allow",
             when=when,
             text=_text(self.code, node),
             line=node.meta.line,
@@ -188,40 +190,42 @@ class _Builder:
             seq=self.next_seq(),
         )
 
-    def block(self, statements: list[Tree | Token], ctx: Context) -> list[Update]:
+    def block(self, statements: list[Tree[Token] | Token], ctx: Context) -> list[Update]:
         updates: list[Update] = []
         for stmt in statements:
-            assert isinstance(stmt, Tree)
+            assert is_tree(stmt)
             item = _members(stmt)[0]
-            if item.data.endswith("_conditional"):  # type: ignore[union-attr]
+            if item.data.endswith("_conditional"):
                 condition, *inner = item.children
                 updates.append(
                     _conditional(
-                        self.compiler.pred(condition, ctx),  # type: ignore[arg-type]
-                        [self.compiler.update(i.children[0], ctx) for i in inner],  # type: ignore[union-attr,arg-type]
+                        self.compiler.pred(condition, ctx),
+                        [self.compiler.update(tree(i).children[0], ctx) for i in inner],
                     )
                 )
             else:
                 updates.append(self.compiler.update(item, ctx))
         return updates
 
-    def shorthand(self, node: Tree) -> _Tool:
+    def shorthand(self, node: Tree[Token]) -> _Tool:
         id_node, *rest = node.children
-        assert isinstance(id_node, Tree)
+        assert is_tree(id_node)
         tool = self.tool(id_node)
         body = rest[-1]
-        assert isinstance(body, Tree)
+        assert is_tree(body)
         if len(rest) == 2:
-            tool.priority = int(str(rest[0].children[0]))  # type: ignore[union-attr]
-        parts = [c for c in body.children if isinstance(c, Tree)]
+            tool.priority = int(str(tree(rest[0]).children[0]))
+        parts = [c for c in body.children if is_tree(c)]
         target = "shorthand_result"
         if parts[0].data.startswith("shorthand_") and not parts[0].data.startswith("shorthand_update"):
             target = str(parts.pop(0).data)
         ctx: Context = "result" if target == "shorthand_result" else "session"
         update = self.compiler.update(parts[0], ctx)
         if len(parts) > 1:  # `when <predicate>`
-            update = _conditional(self.compiler.pred(parts[1].children[0], ctx), [update])  # type: ignore[arg-type]
-        {"shorthand_result": tool.result, "shorthand_session_before": tool.before}.get(target, tool.after).append(update)
+            update = _conditional(self.compiler.pred(parts[1].children[0], ctx), [update])
+        {"shorthand_result": tool.result, "shorthand_session_before": tool.before}.get(
+            target, tool.after
+        ).append(update)
         return tool
 
 
@@ -238,4 +242,3 @@ def _conditional(condition: Pred, updates: list[Update]) -> Update:
 def compile_sqrt(code: str) -> Program:
     """Parse (with the service grammar) and compile SQRT code; cached per text."""
     return _Builder(code, parse_sqrt(code)).build()
-

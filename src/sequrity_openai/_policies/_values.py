@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from .._exceptions import ConfigurationError
 from ._domains import Domain
@@ -33,6 +33,7 @@ class MetaSet:
     items: frozenset[Hashable]
     patterns: tuple[Domain, ...]
     excluded: frozenset[Hashable]
+    _hash: int | None
 
     def __init__(
         self,
@@ -196,7 +197,8 @@ class MetaSet:
         if self._hash is None:
             value = hash((self.universal, self.items, frozenset(self.patterns), self.excluded))
             object.__setattr__(self, "_hash", value)
-        return self._hash  # type: ignore[return-value]
+            return value
+        return self._hash
 
     def __bool__(self) -> bool:
         return not self.is_empty
@@ -218,7 +220,7 @@ class MetaSet:
 EMPTY = MetaSet()
 UNIVERSAL = MetaSet(universal=True)
 
-SetInput = Union[MetaSet, Iterable[str]]
+SetInput = MetaSet | Iterable[str]
 
 
 @dataclass(frozen=True)
@@ -342,5 +344,6 @@ def value_of(value: Any) -> Any:
 def tag_args(args: Mapping[str, Any]) -> dict[str, TaggedValue]:
     """Arguments as TaggedValues (plain values get the plain defaults)."""
     return {
-        name: v if isinstance(v, TaggedValue) else TaggedValue._with_meta(v, PLAIN) for name, v in args.items()
+        name: v if isinstance(v, TaggedValue) else TaggedValue._with_meta(v, PLAIN)
+        for name, v in args.items()
     }
