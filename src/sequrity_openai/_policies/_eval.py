@@ -7,50 +7,39 @@ under a millisecond.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeGuard
+from typing import TYPE_CHECKING, Any, Literal
 
-from .._exceptions import ConfigurationError
 from ._domains import (
     BoolDomain,
     DatetimeDomain,
     Domain,
     NumberDomain,
-    Range,
     StrDomain,
     parse_datetime,
-    unescape,
     wildcard_regex,
+)
+from ._nodes import (
+    datetime_of,
+    datetime_part,
+    error,
+    is_token,
+    is_tree,
+    number,
+    range_of,
+    regex,
+    string,
+    tree,
 )
 from ._values import Metadata, MetaSet, TaggedValue, combine
 
 if TYPE_CHECKING:
-    # Only for annotations: importing this module must not import Lark (sq.PolicyChecker is
-    # exported from the package, and a client without policy code never needs Lark).
     from lark import Token, Tree
 
-    Node = Tree[Token] | Token
+    from ._nodes import Node
 
-__all__ = ["Compiler", "Context", "Env", "Pred", "SetFn", "Update", "Node", "is_token", "is_tree", "tree"]
-
-
-def is_token(node: object) -> TypeGuard[Token]:
-    """Lark tokens are str subclasses; trees are not."""
-    return isinstance(node, str)
-
-
-def is_tree(node: object) -> TypeGuard[Tree[Token]]:
-    return not isinstance(node, str)
-
-
-def tree(node: Node) -> Tree[Token]:
-    """``node`` as a tree (the grammar decides which children are trees)."""
-    if not is_tree(node):  # pragma: no cover - a grammar change would have to put a token here
-        raise _error(node, f"unexpected {node!s}")
-    return node
+__all__ = ["Compiler", "Context", "Env", "Pred", "SetFn", "Update", "initial_result"]
 
 
 #: Where an expression sits: it decides what ``@tags`` (the context shorthand) refers to.
@@ -85,65 +74,6 @@ Update = Callable[[Env], None]
 _FIELDS = ("tags", "producers", "consumers")
 
 
-def _error(node: Node, message: str) -> ConfigurationError:
-    line = getattr(node, "line", None) or getattr(getattr(node, "meta", None), "line", None)
-    where = f" (line {line})" if line else ""
-    return ConfigurationError(f"policy: {message}{where}", setting="policy")
-
-
-def _string(token: Node, *, prefix: int = 0) -> str:
-    return unescape(str(token)[prefix + 1 : -1], pattern=prefix > 0)
-
-
-def _regex(token: Node, node: Node) -> re.Pattern[str]:
-    try:
-        return re.compile(_string(token, prefix=1))
-    except re.error as exc:
-        raise _error(node, f"invalid regular expression {token!s}: {exc}") from None
-
-
-def _number(node: Node) -> float | int:
-    node = tree(node)
-    text = str(node.children[0])
-    if node.data == "number_int":
-        return int(text)
-    if node.data == "number_inf":
-        return -math.inf if text.startswith("-") else math.inf
-    return float(text)
-
-
-def _datetime(token: Node, node: Node) -> Any:
-    text = str(token)
-    moment = parse_datetime(_string(token, prefix=1 if text.startswith("d") else 0))
-    if moment is None:
-        raise _error(node, f"invalid datetime {text}")
-    return moment
-
-
-def _range(node: Node, convert: Callable[[Node], Any]) -> Range:
-    node = tree(node)
-    kind = str(node.data)
-    parts = [convert(c) for c in node.children if not (is_token(c) and c.type.startswith("RANGE"))]
-    if kind in ("exact_value", "datetime_exact", "datetime_string", "datetime_epoch"):
-        return Range(parts[0], parts[0])
-    if kind in ("range_to", "range_to_exclusive", "datetime_to", "datetime_to_exclusive"):
-        return Range(None, parts[0], high_open=kind.endswith("exclusive"))
-    if kind in ("range_from", "range_from_exclusive", "datetime_from", "datetime_from_exclusive"):
-        return Range(parts[0], None, low_open=kind.endswith("exclusive"))
-    low_open = kind.endswith(("exclusive_left", "exclusive_both"))
-    high_open = kind.endswith(("exclusive_right", "exclusive_both")) or kind == "datetime_range_exclusive"
-    return Range(parts[0], parts[1], low_open=low_open, high_open=high_open)
-
-
-def _datetime_part(node: Node) -> Any:
-    if is_token(node):
-        return _datetime(node, node)
-    moment = parse_datetime(_number(node))  # epoch seconds
-    if moment is None:
-        raise _error(node, "invalid epoch timestamp")
-    return moment
-
-
 def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, bool) != isinstance(b, bool):
         return False
@@ -169,9 +99,9 @@ class Compiler:
         name = str(name_token)
         body = self._lets.get(name)
         if body is None:
-            raise _error(node, f"{name!r} is not defined by a let")
+            raise error(node, f"{name!r} is not defined by a let")
         if name in self._active:
-            raise _error(node, f"let {name!r} refers to itself")
+            raise error(node, f"let {name!r} refers to itself")
         self._active.append(name)
         try:
             if kind == "pred":
@@ -211,7 +141,7 @@ class Compiler:
                 return lambda env: test(left(env), left(env))
             right = self.set(ch[1], ctx)
             return lambda env: test(left(env), right(env))
-        raise _error(node, f"{kind} is not a predicate")
+        raise error(node, f"{kind} is not a predicate")
 
     # ------------------------------------------------------------------ sets
 
@@ -252,9 +182,9 @@ class Compiler:
             assert is_tree(element)
             kind = str(element.data)
             if kind == "string_const":
-                items.append(_string(element.children[0]))
+                items.append(string(element.children[0]))
             elif kind.startswith("number_"):
-                items.append(_number(element))
+                items.append(number(element))
             else:
                 patterns.append(self.domain(element))
         return MetaSet(items, patterns=patterns)
@@ -280,7 +210,7 @@ class Compiler:
             return (
                 (lambda env: _intersect_all(env)) if intersect else (lambda env: _triple(combine_union(env)))
             )
-        raise _error(node, f"{kind} is not a set")
+        raise error(node, f"{kind} is not a set")
 
     # ------------------------------------------------------------------ elements and values
 
@@ -289,26 +219,26 @@ class Compiler:
         kind = str(node.data)
         ch = node.children
         if kind == "string_regex":
-            return StrDomain(regex=_regex(ch[0], node))
+            return StrDomain(regex=regex(ch[0], node))
         if kind == "string_wildcard":
-            return StrDomain(regex=wildcard_regex(_string(ch[0], prefix=1)))
+            return StrDomain(regex=wildcard_regex(string(ch[0], prefix=1)))
         if kind == "bool_domain":
             return BoolDomain(str(ch[0]) == "true")
         if kind in ("int_domain", "float_domain"):
-            return NumberDomain(_range(ch[0], _number), integer=kind == "int_domain")
+            return NumberDomain(range_of(ch[0], number), integer=kind == "int_domain")
         if kind == "datetime_domain":
-            return DatetimeDomain(_range(ch[0], _datetime_part))
+            return DatetimeDomain(range_of(ch[0], datetime_part))
         if kind == "str_domain":
             pattern = tree(ch[0])
-            length = _range(tree(ch[1]).children[0], _number) if len(ch) > 1 else None
+            length = range_of(tree(ch[1]).children[0], number) if len(ch) > 1 else None
             token = pattern.children[0]
             assert is_token(token)
             if pattern.data == "str_exact":
-                return StrDomain(exact=_string(token), length=length)
+                return StrDomain(exact=string(token), length=length)
             if pattern.data == "str_matching":
-                return StrDomain(regex=_regex(token, node), length=length)
-            return StrDomain(regex=wildcard_regex(_string(token, prefix=1)), length=length)
-        raise _error(node, f"{kind} is not a set element")
+                return StrDomain(regex=regex(token, node), length=length)
+            return StrDomain(regex=wildcard_regex(string(token, prefix=1)), length=length)
+        raise error(node, f"{kind} is not a set element")
 
     def value(self, node: Node, ctx: Context) -> ValFn:
         node = tree(node)
@@ -322,15 +252,15 @@ class Compiler:
         if kind == "session_value_access":  # a session has metadata, no value
             return lambda env: None
         if kind == "literal_string":
-            fixed: Any = _string(ch[0])
+            fixed: Any = string(ch[0])
         elif kind == "literal_datetime":
-            fixed = _datetime(ch[0], node)
+            fixed = datetime_of(ch[0], node)
         elif kind == "literal_number":
-            fixed = _number(ch[0])
+            fixed = number(ch[0])
         elif kind == "literal_bool":
             fixed = str(ch[0]) == "true"
         else:
-            raise _error(node, f"{kind} is not a value")
+            raise error(node, f"{kind} is not a value")
         return lambda env: fixed
 
     # ------------------------------------------------------------------ updates

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from .._exceptions import ConfigurationError
 from ._check import parse_sqrt
 from ._domains import unescape
-from ._eval import Compiler, Context, Env, Pred, Update, is_token, is_tree, tree
+from ._eval import Compiler, Context, Env, Pred, Update
+from ._nodes import is_token, is_tree, tree
 
 if TYPE_CHECKING:
     from lark import Token, Tree
