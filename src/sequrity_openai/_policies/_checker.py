@@ -178,6 +178,7 @@ def decide_call(
         update(env)
     if plan.before:
         on_session(env.session)
+    session_seen = env.session
     allowed, rule = _verdict(plan, presets, tool, env)
     if not allowed:
         reason = denial_message(tool, _context(env.args, rule or ""))
@@ -194,7 +195,7 @@ def decide_call(
             env.result = env.result.replace("tags", env.result.tags | MetaSet([NON_EXECUTABLE_TAG]))
         for update in plan.after:
             update(env)
-        if plan.after:
+        if env.session is not session_seen:  # session after, or a result block's @session update
             on_session(env.session)
         return TaggedValue._with_meta(output, env.result)
 

@@ -46,10 +46,12 @@ class MetaSet:
         found = frozenset(items)
         if "*" in found:
             universal = True
-        excl = frozenset(excluded)
+        patterns = () if universal else tuple(dict.fromkeys(patterns))
+        # Exclusions only matter where something else could match them.
+        excl = frozenset(excluded) if universal or patterns else frozenset()
         object.__setattr__(self, "universal", universal)
         object.__setattr__(self, "items", frozenset() if universal else found - excl)
-        object.__setattr__(self, "patterns", () if universal else tuple(dict.fromkeys(patterns)))
+        object.__setattr__(self, "patterns", patterns)
         object.__setattr__(self, "excluded", excl)
         object.__setattr__(self, "_hash", None)
 
