@@ -53,11 +53,15 @@ def fifty_rules() -> str:
         if kind == 0:
             rules.append(f'hard deny when body.tags overlaps {{"secret_{i}", "pii_{i}"}};')
         elif kind == 1:
-            rules.append(f'hard deny when to.value in {{"blocked_{i}@evil.com", str matching r".*@evil{i}\\.com"}};')
+            rules.append(
+                f'hard deny when to.value in {{"blocked_{i}@evil.com", str matching r".*@evil{i}\\.com"}};'
+            )
         elif kind == 2:
-            rules.append(f'soft deny when @args.producers superset of {{"untrusted_{i}"}} and not "ok" in @session.tags;')
+            rules.append(
+                f'soft deny when @args.producers superset of {{"untrusted_{i}"}} and not "ok" in @session.tags;'
+            )
         elif kind == 3:
-            rules.append(f'soft deny when count.value in {{int {1000 + i}..}};')
+            rules.append(f"soft deny when count.value in {{int {1000 + i}..}};")
         else:
             rules.append(f'hard deny when body.consumers subset of {{"nobody_{i}"}};')
     body = "\n    ".join(rules)
@@ -117,7 +121,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9, help="fresh interpreters for the one-time cost")
     parser.add_argument("--iterations", type=int, default=5000, help="decisions timed in-process")
     options = parser.parse_args()
-    results: dict[str, float | bool] = {**bench_first_check(options.runs), **bench_decision(options.iterations)}
+    results: dict[str, float | bool] = {
+        **bench_first_check(options.runs),
+        **bench_decision(options.iterations),
+    }
     for name, value in results.items():
         print(f"{name:34} {value:10.1f}" if isinstance(value, float) else f"{name:34} {value!s:>10}")
     missed = []

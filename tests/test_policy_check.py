@@ -133,12 +133,26 @@ def _codes_in_python(source: str) -> list[str]:
     """String literals given as policy code: ``codes=...``, ``PolicyCode(code=...)``,
     ``{"codes": {"code": ...}}``, or assigned to ``POLICY``."""
     found: list[str] = []
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    # Code inside `try: ... except sq.ConfigurationError:` is a deliberate counter-example.
+    refused = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Try)
+        and any("ConfigurationError" in ast.unparse(h.type) for h in node.handlers if h.type is not None)
+        for stmt in node.body
+        for inner in ast.walk(stmt)
+    }
+    for node in ast.walk(tree):
+        if id(node) in refused:
+            continue
         values: list[ast.expr] = []
         if isinstance(node, ast.Call):
             name = getattr(node.func, "attr", getattr(node.func, "id", ""))
             wanted = ("codes", "code") if name == "PolicyCode" else ("codes",)
             values = [k.value for k in node.keywords if k.arg in wanted]
+            if name in ("PolicyChecker", "check_policy") and node.args:
+                values.append(node.args[0])
         elif isinstance(node, ast.Dict):
             for key, value in zip(node.keys, node.values, strict=True):
                 if isinstance(key, ast.Constant) and key.value == "codes" and isinstance(value, ast.Dict):

@@ -417,3 +417,11 @@ def test_branching_meta_policy_modes() -> None:
     decision = sq.PolicyChecker(deny).branch(race)
     with pytest.raises(sq.SequrityError):
         decision.result(None)
+
+
+def test_meta_sets_iterate_only_when_finite() -> None:
+    value = TV("v", tags={"b", "a"})
+    assert sorted(value.tags) == ["a", "b"] and len(value.tags) == 2
+    with pytest.raises(TypeError, match="use to_list"):
+        list(value.consumers)
+    assert value.consumers.to_list() == ["*"]

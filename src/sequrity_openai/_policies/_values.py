@@ -8,7 +8,7 @@ which match values instead of equalling them.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,6 +201,17 @@ class MetaSet:
             object.__setattr__(self, "_hash", value)
             return value
         return self._hash
+
+    def __iter__(self) -> Iterator[Hashable]:
+        """The members of a finite set of names; everyone (``{"*"}``) cannot be listed."""
+        if not self._exact():
+            raise TypeError("a universal set or a set with patterns cannot be iterated; use to_list()")
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        if not self._exact():
+            raise TypeError("a universal set or a set with patterns has no length; use to_list()")
+        return len(self.items)
 
     def __bool__(self) -> bool:
         return not self.is_empty
