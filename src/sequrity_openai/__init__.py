@@ -30,6 +30,9 @@ from ._headers import (
     TllmPrompt,
     headers,
 )
+from ._policies._check import check_policy
+from ._policies._checker import PolicyChecker, PolicyDecision
+from ._policies._values import TaggedValue
 from ._results import (
     CollectedStream,
     DualLlmResult,
@@ -64,7 +67,9 @@ __all__ = [
     "LlmSettings",
     "PllmPrompt",
     "Policy",
+    "PolicyChecker",
     "PolicyCode",
+    "PolicyDecision",
     "PolicyPresets",
     "PolicyViolation",
     "PromptConfig",
@@ -76,10 +81,12 @@ __all__ = [
     "SequrityError",
     "SequrityExecutionError",
     "Session",
+    "TaggedValue",
     "TllmPrompt",
     "ValueMeta",
     "__version__",
     "acollect_stream",
+    "check_policy",
     "collect_stream",
     "create_async_client",
     "create_client",
