@@ -17,6 +17,10 @@ import sequrity_openai
 
 PUBLIC = {
     "DEFAULT_MAX_HEADER_BYTES",
+    "PolicyChecker",
+    "PolicyDecision",
+    "TaggedValue",
+    "check_policy",
     "ENDPOINT_TYPES",
     "PROVIDERS",
     "BranchingMetaPolicy",

@@ -132,7 +132,7 @@ async def test_chat_model_runs_a_tool_round_trip_through_sequrity(
         api_key=SQ_KEY,
         base_url=fake.url,
         features=sq.Features.single_llm(),
-        policy={"codes": {"code": "pass"}},
+        policy={"codes": {"code": 'tool "get_weather" { hard allow always; }'}},
         config={"fsm": {"max_n_turns": 4}},
     )
     result = await Runner.run(weather_agent(model), "Weather in Paris?")

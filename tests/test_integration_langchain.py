@@ -198,7 +198,7 @@ def test_factory_arguments_and_client_options(fake: FakeSequrity) -> None:
         provider="openai",
         llm_api_key="sk-provider",
         features=sq.Features.dual_llm(),
-        policy={"codes": {"code": "pass"}},
+        policy={"codes": {"code": 'tool "get_weather" { hard allow always; }'}},
         timeout=7,
         max_retries=0,
         default_headers={"X-Trace": "t1"},

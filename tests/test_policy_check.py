@@ -201,3 +201,39 @@ def test_the_docs_have_sqrt_examples() -> None:
 @pytest.mark.parametrize(("page", "code"), EXAMPLES, ids=[f"{p}:{i}" for i, (p, _) in enumerate(EXAMPLES)])
 def test_every_sqrt_example_in_the_docs_is_valid(page: str, code: str) -> None:
     sq.check_policy(code)
+
+
+BAD = 'tool "send_email" { hard deny; }'
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [sq.Policy.dual_llm(codes=BAD), {"codes": {"code": BAD}}, json.dumps({"codes": {"code": BAD}})],
+    ids=["model", "dict", "json"],
+)
+@pytest.mark.parametrize("factory", [sq.create_client, sq.create_async_client])
+def test_factories_refuse_invalid_sqrt_before_sending(factory: object, policy: object) -> None:
+    with pytest.raises(sq.ConfigurationError) as info:
+        factory(api_key="sq-key", base_url="http://127.0.0.1:9", policy=policy)  # type: ignore[operator]
+    assert "policy" in str(info.value)
+    assert "invalid SQRT at line 1, column 30:" in str(info.value)
+
+
+def test_policy_variable_with_invalid_sqrt_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEQURITY_POLICY", json.dumps({"codes": {"code": BAD}}))
+    with pytest.raises(sq.ConfigurationError, match="SEQURITY_POLICY"):
+        sq.create_client(api_key="sq-key", base_url="http://127.0.0.1:9")
+
+
+def test_per_request_headers_refuse_invalid_sqrt() -> None:
+    with pytest.raises(sq.ConfigurationError, match="invalid SQRT"):
+        sq.headers(policy={"codes": {"code": BAD}})
+
+
+def test_cedar_passes_through_unchecked() -> None:
+    client = sq.create_client(
+        api_key="sq-key",
+        base_url="http://127.0.0.1:9",
+        policy={"codes": {"code": "permit(principal, action, resource);", "language": "cedar"}},
+    )
+    assert "cedar" in client.default_headers["X-Policy"]

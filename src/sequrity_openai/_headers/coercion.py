@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from .._exceptions import ConfigurationError
+from .._policies._check import check_sqrt, grammar_available
 from .base import HeaderModel
 from .config import Config
 from .features import Features
@@ -25,7 +26,20 @@ _ARCH_SHORTHAND = {"single-llm": Features.single_llm, "dual-llm": Features.dual_
 
 
 def coerce(model: type[_M], value: _M | Mapping[str, Any] | str, source: str) -> _M:
-    """Turn a model, a mapping or a JSON string into ``model``; errors name ``source``."""
+    """Turn a model, a mapping or a JSON string into ``model``; errors name ``source``.
+
+    SQRT policy code is checked here with the service's grammar, so invalid code is refused
+    before anything is sent (when the ``[sqrt]`` extra is installed; Cedar is not checked).
+    """
+    result = _coerce(model, value, source)
+    if isinstance(result, Policy) and result.codes is not None:
+        codes = result.codes
+        if codes.language == "sqrt" and codes.code.strip() and grammar_available():
+            check_sqrt(codes.code, source=source)
+    return result
+
+
+def _coerce(model: type[_M], value: _M | Mapping[str, Any] | str, source: str) -> _M:
     if isinstance(value, model):
         return value
     try:
