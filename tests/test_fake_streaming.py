@@ -175,3 +175,73 @@ async def test_async_stream(fake_sequrity: FakeSequrity, async_sequrity_client: 
         e async for e in await async_sequrity_client.responses.create(model="m", input="yo", stream=True)
     ]
     assert events[-1].type == "response.completed"
+
+
+# --------------------------------------------------------------------------- collect_stream on the SDK's state
+
+DUAL = sq.Features.dual_llm()
+
+
+def _dual(client: openai.OpenAI | openai.AsyncOpenAI) -> Any:
+    return client.with_options(default_headers=sq.headers(features=DUAL))
+
+
+def _check_completion(collected: sq.CollectedStream, session_id: str | None) -> None:
+    # The SDK's own snapshot: a ChatCompletion that parse_result and session_id_of take as is.
+    assert isinstance(collected.completion, openai.types.chat.ChatCompletion)
+    assert collected.completion.choices[0].message.content == (collected.text or None)
+    assert sq.parse_result(collected.completion) == sq.parse_result(collected.text)
+    if collected.tool_calls:
+        assert sq.session_id_of(collected.completion) == session_id
+
+
+@pytest.mark.parametrize("answer", ["text", "tool_calls", "dual_value", "denial"])
+async def test_collect_stream_sync_and_async_agree_with_the_sdk_state(
+    fake_sequrity: FakeSequrity,
+    sequrity_client: openai.OpenAI,
+    async_sequrity_client: openai.AsyncOpenAI,
+    answer: str,
+) -> None:
+    def queue() -> None:
+        if answer == "text":
+            fake_sequrity.queue_text("Once upon a time")
+        elif answer == "tool_calls":
+            fake_sequrity.queue_tool_calls([("a", {"x": 1}), ("b", '{"y": 2}')])
+        elif answer == "dual_value":
+            fake_sequrity.queue_text("done", value={"n": 3})
+        else:
+            fake_sequrity.queue_denial(tool="send_email")
+
+    dual = answer in ("dual_value", "denial")
+    queue()
+    sync_client = _dual(sequrity_client) if dual else sequrity_client
+    ours = sq.collect_stream(sync_client.chat.completions.create(model="m", messages=USER, stream=True))
+    _check_completion(ours, fake_sequrity.requests[-1].session_id)
+    queue()
+    async_client = _dual(async_sequrity_client) if dual else async_sequrity_client
+    theirs = await sq.acollect_stream(
+        await async_client.chat.completions.create(model="m", messages=USER, stream=True)
+    )
+    _check_completion(theirs, fake_sequrity.requests[-1].session_id)
+    assert (ours.text, ours.finish_reason, ours.chunks) == (theirs.text, theirs.finish_reason, theirs.chunks)
+    assert [c["function"] for c in ours.tool_calls] == [c["function"] for c in theirs.tool_calls]
+    if answer == "tool_calls":
+        assert [c["function"] for c in ours.tool_calls] == [
+            {"name": "a", "arguments": '{"x": 1}'},
+            {"name": "b", "arguments": '{"y": 2}'},
+        ]
+    if answer == "dual_value":
+        assert ours.result().value == {"n": 3}
+    if answer == "denial":
+        with pytest.raises(sq.PolicyViolation, match="send_email"):
+            ours.result().raise_for_status()
+
+
+def test_collect_stream_of_nothing() -> None:
+    collected = sq.collect_stream(iter([]))
+    assert (collected.text, collected.chunks, collected.completion, collected.session_id) == (
+        "",
+        0,
+        None,
+        None,
+    )

@@ -210,7 +210,7 @@ def completion(content: str | None, tool_calls: list[dict[str, Any]] | None = No
     }
 
 
-def sse(content: str) -> str:
+def sse(content: str, finish_reason: str = "stop") -> str:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
         body = {
             "id": "c",
@@ -223,7 +223,7 @@ def sse(content: str) -> str:
 
     pieces = [content[i : i + 5] for i in range(0, len(content), 5)]
     return "".join(
-        [chunk({"role": "assistant"}), *(chunk({"content": p}) for p in pieces), chunk({}, "stop")]
+        [chunk({"role": "assistant"}), *(chunk({"content": p}) for p in pieces), chunk({}, finish_reason)]
     ) + ("data: [DONE]\n\n")
 
 
@@ -264,6 +264,23 @@ def test_parse_a_collected_stream(httpserver: HTTPServer, client: openai.OpenAI)
     assert collected.chunks == len(range(0, len(document), 5)) + 2
     assert sq.parse_result(collected).value == FULL["final_return_value"]["value"]  # type: ignore[index]
     assert collected.result() == sq.parse_result(document)
+
+
+@pytest.mark.parametrize("finish_reason", ["length", "content_filter"])
+def test_a_cut_off_stream_is_collected_not_raised(
+    httpserver: HTTPServer, client: openai.OpenAI, finish_reason: str
+) -> None:
+    # The SDK's get_final_completion() raises on these; collect_stream reports what arrived.
+    httpserver.expect_request(ROUTE).respond_with_data(
+        sse("partial answer", finish_reason), content_type="text/event-stream"
+    )
+    stream = client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "x"}], stream=True
+    )
+    collected = sq.collect_stream(stream)
+    assert (collected.text, collected.finish_reason) == ("partial answer", finish_reason)
+    assert collected.completion is not None
+    assert collected.completion.choices[0].finish_reason == finish_reason
 
 
 async def test_parse_an_async_collected_stream(httpserver: HTTPServer) -> None:

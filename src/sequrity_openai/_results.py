@@ -7,10 +7,14 @@ import re
 import reprlib
 from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._exceptions import PolicyViolation, SequrityExecutionError
 from ._sessions import session_id_of
+
+if TYPE_CHECKING:
+    from openai.lib.streaming.chat import ChatCompletionStreamState
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 __all__ = [
     "CollectedStream",
@@ -225,7 +229,11 @@ def _fields(raw: str, document: dict[str, Any]) -> DualLlmResult:
 
 @dataclass
 class CollectedStream:
-    """What a chat completion stream said, put back together."""
+    """What a chat completion stream said, put back together by the SDK's own stream state.
+
+    The chunks go through ``openai.lib.streaming.chat.ChatCompletionStreamState`` (what the
+    SDK's ``chat.completions.stream()`` uses); the fields below read its first choice.
+    """
 
     text: str = ""
     session_id: str | None = None
@@ -234,58 +242,65 @@ class CollectedStream:
     model: str | None = None
     usage: Any = None
     chunks: int = 0
-
-    def _add(self, chunk: Any) -> None:
-        self.chunks += 1
-        self.model = getattr(chunk, "model", None) or self.model
-        if getattr(chunk, "usage", None) is not None:
-            self.usage = chunk.usage
-        for choice in getattr(chunk, "choices", None) or []:
-            if getattr(choice, "index", 0) != 0:
-                continue
-            delta = choice.delta
-            if delta.content:
-                self.text += delta.content
-            for call in delta.tool_calls or []:
-                while len(self.tool_calls) <= call.index:
-                    self.tool_calls.append(
-                        {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
-                    )
-                slot = self.tool_calls[call.index]
-                if call.id:
-                    slot["id"] = call.id
-                if call.function is not None:
-                    slot["function"]["name"] += call.function.name or ""
-                    slot["function"]["arguments"] += call.function.arguments or ""
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
-
-    def _finish(self, stream: object) -> CollectedStream:
-        found = session_id_of(getattr(stream, "response", None)) if hasattr(stream, "response") else None
-        if found is None:
-            for call in self.tool_calls:
-                found = session_id_of(call["id"] or "")
-                if found:
-                    break
-        self.session_id = found
-        return self
+    completion: ChatCompletion | None = None
+    """The SDK's snapshot of the whole stream (``None`` for an empty stream or one built by
+    hand): a ``ChatCompletion`` that ``parse_result`` and ``session_id_of`` accept."""
 
     def result(self) -> DualLlmResult:
         """The collected text parsed with :func:`parse_result`."""
         return parse_result(self.text)
 
 
-def collect_stream(stream: Iterable[Any]) -> CollectedStream:
+def _new_state() -> ChatCompletionStreamState[Any]:
+    # Imported on first use: the SDK's streaming helpers are not part of ``import openai``.
+    from openai.lib.streaming.chat import ChatCompletionStreamState
+
+    return ChatCompletionStreamState()
+
+
+def _collected(state: ChatCompletionStreamState[Any], chunks: int, stream: object) -> CollectedStream:
+    found = session_id_of(getattr(stream, "response", None)) if hasattr(stream, "response") else None
+    if chunks == 0:
+        return CollectedStream(session_id=found)
+    completion = state.current_completion_snapshot
+    choice = next((c for c in completion.choices if c.index == 0), None)
+    message = choice.message if choice is not None else None
+    tool_calls = [
+        {
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.function.name or "", "arguments": call.function.arguments or ""},
+        }
+        for call in (message.tool_calls if message is not None else None) or []
+        if call.type == "function"
+    ]
+    return CollectedStream(
+        text=(message.content if message is not None else None) or "",
+        session_id=found if found is not None else session_id_of(completion),
+        finish_reason=choice.finish_reason if choice is not None else None,
+        tool_calls=tool_calls,
+        model=completion.model or None,
+        usage=completion.usage,
+        chunks=chunks,
+        completion=completion,
+    )
+
+
+def collect_stream(stream: Iterable[ChatCompletionChunk]) -> CollectedStream:
     """Consume a ``stream=True`` chat completion; return its text, tool calls and session id."""
-    collected = CollectedStream()
+    state = _new_state()
+    chunks = 0
     for chunk in stream:
-        collected._add(chunk)
-    return collected._finish(stream)
+        state.handle_chunk(chunk)
+        chunks += 1
+    return _collected(state, chunks, stream)
 
 
-async def acollect_stream(stream: AsyncIterable[Any]) -> CollectedStream:
+async def acollect_stream(stream: AsyncIterable[ChatCompletionChunk]) -> CollectedStream:
     """The async twin of :func:`collect_stream`."""
-    collected = CollectedStream()
+    state = _new_state()
+    chunks = 0
     async for chunk in stream:
-        collected._add(chunk)
-    return collected._finish(stream)
+        state.handle_chunk(chunk)
+        chunks += 1
+    return _collected(state, chunks, stream)
