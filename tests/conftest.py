@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -42,3 +43,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "live" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def fake_sequrity_options() -> dict[str, Any]:
+    # The fake's answers must satisfy the SDK's own schemas, not only its lenient parsing.
+    return {"client_options": {"_strict_response_validation": True}}

@@ -245,3 +245,40 @@ def test_collect_stream_of_nothing() -> None:
         None,
         None,
     )
+
+
+# --------------------------------------------------------------------------- the SDK's own schemas
+
+
+def test_the_suite_runs_the_fake_with_strict_response_validation(
+    sequrity_client: openai.OpenAI, async_sequrity_client: openai.AsyncOpenAI
+) -> None:
+    # tests/conftest.py overrides fake_sequrity_options; every answer below is schema-checked.
+    assert sequrity_client._strict_response_validation is True
+    assert async_sequrity_client._strict_response_validation is True
+
+
+@pytest.mark.parametrize("answer", ["text", "tool_call", "dual"])
+def test_responses_objects_and_stream_events_validate_against_the_sdk_types(
+    fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI, answer: str
+) -> None:
+    from openai.types.responses import Response, ResponseStreamEvent
+    from pydantic import TypeAdapter
+
+    events = TypeAdapter(ResponseStreamEvent)
+    client = (
+        sequrity_client.with_options(default_headers=sq.headers(features=DUAL))
+        if answer == "dual"
+        else sequrity_client
+    )
+    for stream in (False, True):
+        if answer == "tool_call":
+            fake_sequrity.queue_tool_call("lookup", {"q": "x"})
+        with client.responses.with_streaming_response.create(model="m", input="hi", stream=stream) as raw:
+            if not stream:
+                Response.model_validate(raw.json())
+                continue
+            lines = [line for line in raw.iter_lines() if line.startswith("data: ")]
+        kinds = [events.validate_python(json.loads(line[len("data: ") :])).type for line in lines]
+        assert kinds[0] == "response.created"
+        assert kinds[-1] == "response.completed"

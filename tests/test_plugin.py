@@ -160,6 +160,43 @@ def test_a_stopped_server_is_restarted_for_the_next_test(pytester: pytest.Pytest
     result.assert_outcomes(passed=2)
 
 
+def test_fake_sequrity_options_can_be_overridden_in_a_conftest(pytester: pytest.Pytester) -> None:
+    # As pytest-httpserver's httpserver_listen_address: the session server takes its arguments
+    # from an overridable fixture, and the clients it makes take client_options.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def fake_sequrity_options():
+            return {
+                "api_key": "sq-conftest-key",
+                "check_api_key": True,
+                "client_options": {"max_retries": 0, "_strict_response_validation": True},
+            }
+        """
+    )
+    result = _run(
+        pytester,
+        """
+        import openai, pytest
+
+        def test_configured(fake_sequrity, sequrity_client):
+            assert fake_sequrity.api_key == "sq-conftest-key"
+            assert sequrity_client.max_retries == 0
+            assert sequrity_client._strict_response_validation is True
+            sequrity_client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+            fake_sequrity.assert_header("authorization", "Bearer sq-conftest-key")
+
+        def test_the_key_is_checked(fake_sequrity):
+            with fake_sequrity.expect_rejection(), fake_sequrity.client(api_key="sq-other") as client:
+                with pytest.raises(openai.AuthenticationError):
+                    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+        """,
+    )
+    result.assert_outcomes(passed=2)
+
+
 def test_importing_the_package_imports_neither_pytest_nor_werkzeug() -> None:
     code = (
         "import sys, sequrity_openai\n"

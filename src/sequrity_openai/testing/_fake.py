@@ -8,7 +8,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import openai
@@ -44,11 +44,13 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
         api_key: str = "sq-test-key",
         check_api_key: bool = False,
         log_requests: bool = False,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.host = host
         self.api_key = api_key
         self.check_api_key = check_api_key
         self.log_requests = log_requests
+        self.client_options = dict(client_options or {})
         self.requests: list[RecordedRequest] = []
         self._port = port
         self._lock = threading.RLock()
@@ -63,12 +65,15 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
     # ------------------------------------------------------------------ clients
 
     def client(self, **kwargs: Any) -> openai.OpenAI:
-        """``sq.create_client(api_key=..., base_url=self.url, **kwargs)``."""
-        return create_client(**{"api_key": self.api_key, "base_url": self.url, **kwargs})
+        """``sq.create_client(api_key=..., base_url=self.url, **client_options, **kwargs)``."""
+        return create_client(**self._client_kwargs(kwargs))
 
     def async_client(self, **kwargs: Any) -> openai.AsyncOpenAI:
-        """``sq.create_async_client(api_key=..., base_url=self.url, **kwargs)``."""
-        return create_async_client(**{"api_key": self.api_key, "base_url": self.url, **kwargs})
+        """``sq.create_async_client(api_key=..., base_url=self.url, **client_options, **kwargs)``."""
+        return create_async_client(**self._client_kwargs(kwargs))
+
+    def _client_kwargs(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        return {"api_key": self.api_key, "base_url": self.url, **self.client_options, **kwargs}
 
     # ------------------------------------------------------------------ state
 

@@ -226,7 +226,7 @@ def response_object(
         "usage": (
             {
                 "input_tokens": reply.prompt_tokens,
-                "input_tokens_details": {"cached_tokens": 0},
+                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                 "output_tokens": reply.completion_tokens,
                 "output_tokens_details": {"reasoning_tokens": 0},
                 "total_tokens": reply.total_tokens,

@@ -4,6 +4,8 @@
   test and checked after it (a scripted answer never used, or an unexpected rejection, fails
   the test at teardown). One server serves the whole test session.
 - ``sequrity_client`` / ``async_sequrity_client``: factory-made clients pointed at it.
+- ``fake_sequrity_options``: keyword arguments of that server (session scope); override it in
+  a ``conftest.py`` to configure the server and the clients it makes.
 - ``sequrity_env``: sets ``SEQURITY_API_KEY`` and ``SEQURITY_BASE_URL`` so that code calling
   ``sq.create_client()`` without arguments talks to the fake.
 
@@ -15,7 +17,7 @@ a test that asks for a fake server then fails with the command that installs the
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -44,7 +46,18 @@ def pytest_runtest_makereport(
 
 
 @pytest.fixture(scope="session")
-def _sequrity_fake_server() -> Iterator[FakeSequrity]:
+def fake_sequrity_options() -> dict[str, Any]:
+    """Keyword arguments for the session's ``FakeSequrity``; override it in a ``conftest.py``.
+
+    As pytest-httpserver's ``httpserver_listen_address``: e.g. return
+    ``{"check_api_key": True}``, or ``{"client_options": {"max_retries": 0}}`` for the clients
+    that ``fake.client()``, ``sequrity_client`` and ``async_sequrity_client`` make.
+    """
+    return {}
+
+
+@pytest.fixture(scope="session")
+def _sequrity_fake_server(fake_sequrity_options: dict[str, Any]) -> Iterator[FakeSequrity]:
     from sequrity_openai._extras import MissingDependencyError
 
     try:
@@ -55,7 +68,7 @@ def _sequrity_fake_server() -> Iterator[FakeSequrity]:
         missing = ""
     if missing:  # failed outside the except block, so pytest shows one line, not a chain
         pytest.fail(missing, pytrace=False)
-    with FakeSequrity() as fake:
+    with FakeSequrity(**fake_sequrity_options) as fake:
         yield fake
 
 
