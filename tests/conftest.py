@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
+
+from helpers.live import LIVE_KEY
 
 SEQURITY_ENV = (
     "SEQURITY_API_KEY",
@@ -30,10 +31,6 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts without the variables this package or the SDK would read."""
     for name in SEQURITY_ENV:
         monkeypatch.delenv(name, raising=False)
-
-
-# Read before the autouse fixture clears the environment: live tests opt in with a real key.
-LIVE_KEY = os.environ.get("SEQURITY_API_KEY")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

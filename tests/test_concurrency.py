@@ -17,7 +17,7 @@ import openai
 import pytest
 
 import sequrity_openai as sq
-from _servers import SessionServer
+from helpers.servers import SessionServer
 
 ASYNC_CONVERSATIONS = 200
 THREADS = 50

@@ -96,9 +96,15 @@ def test_dual_llm_optional_sections(fake_sequrity: FakeSequrity, dual: Any) -> N
     assert result.program == document["program"]
 
 
-def test_dual_llm_sections_absent_by_default(fake_sequrity: FakeSequrity, dual: Any) -> None:
-    with dual(include_program=False) as client:
+@pytest.mark.parametrize("config", [None, sq.Config.dual_llm()], ids=["no-x-config", "dual-llm-preset"])
+def test_dual_llm_sections_absent_by_default(fake_sequrity: FakeSequrity, config: sq.Config | None) -> None:
+    # Nothing asks for program, history or snapshot: neither an X-Config nor the preset's.
+    with fake_sequrity.client(features="dual-llm", config=config) as client:
         document = json.loads(_ask(client).choices[0].message.content)
+    sent = fake_sequrity.last_request
+    assert sent is not None
+    assert sent.config == config
+    assert sent.config is None or sent.config.response_format is None
     assert set(document) == {"status", "final_return_value", "error"}
 
 

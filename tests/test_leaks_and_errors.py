@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 import sequrity_openai as sq
-from _payloads import completion
+from helpers.payloads import completion
 from sequrity_openai._settings import resolve_settings
 
 SQ_KEY = "sq-live-0123456789abcdef"

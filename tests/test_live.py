@@ -10,7 +10,7 @@ import os
 import pytest
 
 import sequrity_openai as sq
-from conftest import LIVE_KEY
+from helpers.live import LIVE_KEY
 
 pytestmark = pytest.mark.live
 

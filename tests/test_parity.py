@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 import sequrity_openai as sq
-from _payloads import completion
+from helpers.payloads import completion
 
 official = pytest.importorskip("sequrity.control.types.headers")
 

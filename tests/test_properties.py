@@ -6,7 +6,6 @@ field added later is covered without touching this file.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -221,11 +220,57 @@ URLS = st.builds(
     | ANY_TEXT.map(lambda s: "/" + s),
 )
 ENV_VALUES = st.one_of(ANY_TEXT, JSON_TEXT, WORDS, URLS)
+# Values some variable accepts, so that whole environments often configure a client.
+ACCEPTED = st.sampled_from(
+    [
+        "",
+        "dual-llm",
+        "single-llm",
+        "openai",
+        "chat",
+        "http://127.0.0.1:8000",
+        '{"agent_arch":"dual-llm"}',
+        "{}",
+    ]
+)
+
+
+# Variables read for exactly one setting; an exported-but-empty variable counts as unset.
+DIRECT = {
+    "SEQURITY_API_KEY": "api_key",
+    "SEQURITY_LLM_API_KEY": "llm_api_key",
+    "SEQURITY_BASE_URL": "base_url",
+    "SEQURITY_FEATURES": "features",
+    "SEQURITY_POLICY": "policy",
+    "SEQURITY_CONFIG": "config",
+    "SEQURITY_PROVIDER": "provider",
+    "SEQURITY_ENDPOINT_TYPE": "endpoint_type",
+}
+HEADER_SETTING = {"features": "X-Features", "policy": "X-Policy", "config": "X-Config"}
 
 
 def _configures_or_refuses(environ: dict[str, str]) -> None:
-    with contextlib.suppress(sq.ConfigurationError):
-        resolve_settings(environ=environ)
+    """Either a ConfigurationError, or settings that say truthfully where each value came from."""
+    try:
+        settings = resolve_settings(environ=environ)
+    except sq.ConfigurationError:
+        return
+    for variable, name in DIRECT.items():
+        origin = getattr(settings, name).origin
+        if environ.get(variable):
+            assert origin == variable, (name, origin)
+        else:
+            assert origin != variable, (name, origin)
+    assert settings.api_key.value == environ["SEQURITY_API_KEY"]
+    if environ.get("SEQURITY_LLM_API_KEY"):
+        assert settings.llm_api_key.value == environ["SEQURITY_LLM_API_KEY"]
+    # The headers are built from the resolved models, byte for byte.
+    for name, header in HEADER_SETTING.items():
+        model = getattr(settings, name).value
+        assert settings.headers.get(header) == (None if model is None else model.to_header())
+    assert settings.headers.get("X-Api-Key") == settings.llm_api_key.value
+    assert settings.route.startswith(settings.base_url.value.rstrip("/") + "/control/")
+    assert f"/control/{settings.endpoint_type.value}/" in settings.route
 
 
 @SETTINGS
@@ -236,9 +281,14 @@ def test_one_environment_string_configures_or_raises_configuration_error(variabl
 
 
 @SETTINGS
-@given(st.dictionaries(st.sampled_from(VARIABLES), ENV_VALUES, max_size=len(VARIABLES)))
-def test_any_environment_configures_or_raises_configuration_error(environ: dict[str, str]) -> None:
-    _configures_or_refuses(environ)
+@given(
+    st.sampled_from([{}, VALID_ENV]),  # on top of a working environment too, so settings do get built
+    st.dictionaries(st.sampled_from(VARIABLES), ENV_VALUES | ACCEPTED, max_size=len(VARIABLES)),
+)
+def test_any_environment_configures_or_raises_configuration_error(
+    base: dict[str, str], environ: dict[str, str]
+) -> None:
+    _configures_or_refuses({**base, **environ})
 
 
 def _can_live_in_os_environ(value: str) -> bool:

@@ -8,7 +8,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 import sequrity_openai as sq
-from _payloads import chunk, completion, response_events, response_object, sse
+from helpers.payloads import chunk, completion, response_events, response_object, sse
 from sequrity_openai._routes import ENDPOINT_TYPES, PROVIDERS
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -123,7 +123,15 @@ def test_base_url_route_with_bad_segment_is_rejected(monkeypatch: pytest.MonkeyP
         sq.create_client(api_key="k")
 
 
-def test_default_base_url_is_the_service() -> None:
+@pytest.mark.parametrize(
+    "environ",
+    [{}, {"OPENAI_BASE_URL": "https://api.openai.com/v1"}],
+    ids=["nothing-set", "OPENAI_BASE_URL-is-ignored"],
+)
+def test_default_base_url_is_the_service(environ: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The one place the default route is spelled out.
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
     client = sq.create_client(api_key="k")
     assert str(client.base_url) == "https://api.sequrity.ai/control/chat/v1/"
 

@@ -14,7 +14,7 @@ import pytest
 from openai.types.chat import ChatCompletion
 
 import sequrity_openai as sq
-from _servers import Recorded, SessionServer
+from helpers.servers import Recorded, SessionServer
 
 
 @pytest.fixture(scope="module")

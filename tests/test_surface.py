@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 import sequrity_openai as sq
-from _payloads import chunk, completion, sse
+from helpers.payloads import chunk, completion, sse
 
 SESSION = "9653dc47-fb18-11f0-b0ee-7d965b6bbd63"
 CALL_ID = f"tc-{SESSION}-9aa3fb07-fb18-11f0-b66c-7d965b6bbd63"
@@ -185,7 +185,7 @@ def test_extra_headers_override_and_omit(httpserver: HTTPServer, client: openai.
 
 
 def test_responses_api(httpserver: HTTPServer, client: openai.OpenAI) -> None:
-    from _payloads import response_object
+    from helpers.payloads import response_object
 
     httpserver.expect_request("/control/chat/openai/v1/responses").respond_with_json(
         response_object("from responses")
