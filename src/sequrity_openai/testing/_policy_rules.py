@@ -23,7 +23,7 @@ from .._exceptions import ConfigurationError
 from .._headers import Config, Policy, PolicyPresets
 from .._policies._check import check_sqrt, grammar_available
 from .._policies._checker import PolicyChecker, PolicyDecision
-from .._policies._values import TaggedValue
+from .._policies._values import Metadata, TaggedValue
 from ._policy_args import UnboundResult, bind_arguments
 from ._request import Api, Arch, tool_results
 from ._route_table import Rejection
@@ -81,12 +81,16 @@ def _as_output(text: str) -> Any:
         raise Rejection(422, f"tool result: invalid Sequrity metadata wrapper: {exc}") from None
 
 
+#: An allowed call waiting for its result: the tool, and the decision and checker (``None``
+#: when the call went out without a policy).
+_Pending = tuple[str, PolicyDecision | None, PolicyChecker | None]
+
+
 @dataclass
 class _Session:
-    checker: PolicyChecker | None = None
-    key: tuple[Policy, Arch] | None = None
-    #: Allowed calls waiting for their result, by tool call id (``None``: sent without a policy).
-    pending: dict[str, tuple[str, PolicyDecision | None]] = field(default_factory=dict)
+    #: The session metadata as it stands (one source of truth: checkers are built per request).
+    meta: Metadata = field(default_factory=Metadata)
+    pending: dict[str, _Pending] = field(default_factory=dict)
     #: Results the client sent back, per tool, in order.
     results: dict[str, list[TaggedValue]] = field(default_factory=dict)
 
@@ -106,23 +110,22 @@ def _effective(policy: Policy, arch: Arch) -> Policy:
     return policy.model_copy(update={"presets": presets})
 
 
+def _cannot(what: str, exc: ConfigurationError) -> Rejection:
+    return Rejection(
+        400,
+        f"FakeSequrity cannot decide {what} under this X-Policy: {exc}; script the outcome "
+        "with queue_denial() or turn policy decisions off with FakeSequrity(apply_policies=False)",
+    )
+
+
 class PolicySessions:
-    """Policy state per fake session: the checker, the calls sent, the results received."""
+    """Policy state per fake session: its metadata, the calls sent, the results received."""
 
     def __init__(self) -> None:
         self._sessions: dict[str, _Session] = {}
 
     def clear(self) -> None:
         self._sessions.clear()
-
-    def _checker(self, state: _Session, policy: Policy, arch: Arch, fresh: bool) -> PolicyChecker:
-        key = (policy, arch)
-        if state.checker is None or state.key != key or fresh:
-            # A changed policy starts from the session's metadata as it stands.
-            kept = None if fresh or state.checker is None else state.checker.session
-            state.checker = PolicyChecker(_effective(policy, arch), session=kept)
-            state.key = key
-        return state.checker
 
     def apply(
         self,
@@ -139,39 +142,45 @@ class PolicySessions:
     ) -> Answer | None:
         """The answer to send: the scripted one, or the denial of its first denied tool call."""
         state = self._sessions.setdefault(session_id, _Session())
+        fsm = config.fsm if config is not None else None
+        if new_turn and fsm is not None and fsm.clear_session_meta in ("every_turn", "every_attempt"):
+            # The fake makes one attempt per turn, so both settings clear at a new turn.
+            state.meta = Metadata()
         self._receive(state, api, body)
-        code = _sqrt_code(policy)
-        checker: PolicyChecker | None = None
-        if policy is not None and code is not None and grammar_available():
-            fsm = config.fsm if config is not None else None
-            clear = fsm is not None and fsm.clear_session_meta in ("every_turn", "every_attempt")
-            checker = self._checker(state, policy, arch, fresh=clear and new_turn)
         if not isinstance(answer, ToolCallAnswer):
             return answer
-        sent: list[ToolCall] = []
-        waiting: dict[str, tuple[str, PolicyDecision | None]] = {}
-        for call in answer.calls:
+        checker: PolicyChecker | None = None
+        if policy is not None and _sqrt_code(policy) is not None and grammar_available():
+            # Built only when a call needs deciding, so a policy the checker cannot model
+            # (an undefined name, say) fails only the tests that ask it for a decision.
             try:
-                args, text = _arguments(call, state)
-            except UnboundResult as exc:
-                raise Rejection(400, f"FakeSequrity script: tool call {call.name!r}: {exc}") from None
-            decision = None
-            if checker is not None:
+                checker = PolicyChecker(_effective(policy, arch), session=state.meta)
+            except ConfigurationError as exc:
+                raise _cannot("the scripted tool calls", exc) from None
+        sent: list[ToolCall] = []
+        waiting: dict[str, _Pending] = {}
+        try:
+            for call in answer.calls:
                 try:
-                    decision = checker.call(call.name, args)
-                except ConfigurationError as exc:  # what the checker cannot compute
-                    raise Rejection(
-                        400,
-                        f"FakeSequrity cannot decide {call.name!r} under this X-Policy: {exc}; "
-                        "script the outcome with FakeSequrity(apply_policies=False)",
-                    ) from None
-                decisions.append(decision)
-                if not decision.allowed:
-                    # The program stops at the denied call: no tool call of this step is sent.
-                    return DenialAnswer(decision.reason or "", call.name)
-            call_id = call.call_id or str(uuid.uuid4())
-            sent.append(replace(call, arguments=text, call_id=call_id, args=None))
-            waiting[f"tc-{session_id}-{call_id}"] = (call.name, decision)
+                    args, text = _arguments(call, state)
+                except UnboundResult as exc:
+                    raise Rejection(400, f"FakeSequrity script: tool call {call.name!r}: {exc}") from None
+                decision = None
+                if checker is not None:
+                    try:
+                        decision = checker.call(call.name, args)
+                    except ConfigurationError as exc:
+                        raise _cannot(repr(call.name), exc) from None
+                    decisions.append(decision)
+                    if not decision.allowed:
+                        # The program stops at the denied call: no tool call of this step is sent.
+                        return DenialAnswer(decision.reason or "", call.name)
+                call_id = call.call_id or str(uuid.uuid4())
+                sent.append(replace(call, arguments=text, call_id=call_id, args=None))
+                waiting[f"tc-{session_id}-{call_id}"] = (call.name, decision, checker)
+        finally:
+            if checker is not None:  # `session before` updates stand even when a call is denied
+                state.meta = checker.session
         state.pending.update(waiting)
         return ToolCallAnswer(tuple(sent))
 
@@ -183,10 +192,14 @@ class PolicySessions:
             waiting = state.pending.pop(call_id, None)
             if waiting is None:
                 continue
-            tool, decision = waiting
+            tool, decision, checker = waiting
             output = _as_output(text)
-            if decision is not None:
-                value = decision.result(output)  # also runs the tool's `session after` updates
+            if decision is not None and checker is not None:
+                try:
+                    value = decision.result(output)  # also runs the tool's `session after` updates
+                except ConfigurationError as exc:
+                    raise _cannot(f"the result of {tool!r}", exc) from None
+                state.meta = checker.session
             elif isinstance(output, TaggedValue):
                 value = output
             else:
