@@ -72,6 +72,7 @@ TESTING = {
     "ErrorAnswer",
     "FakeSequrity",
     "RecordedRequest",
+    "ResultOf",
     "ScriptItem",
     "TextAnswer",
     "ToolCall",

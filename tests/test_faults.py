@@ -29,7 +29,7 @@ import sequrity_openai as sq
 KEY = "sq-fault-secret-0123456789abcdef"
 LLM_KEY = "sk-provider-fault-secret-fedcba9876543210"
 FEATURES = sq.Features.dual_llm()
-POLICY = sq.Policy.dual_llm(codes='tool "send_email" { hard deny when to.value not in {"a@b.c"}; }')
+POLICY = sq.Policy.dual_llm(codes='tool "send_email" { hard deny when not to.value in {"a@b.c"}; }')
 CONFIG = sq.Config.dual_llm(max_n_turns=3)
 MESSAGES: list[Any] = [{"role": "user", "content": "hello"}]
 OLD_ID = str(uuid.uuid4())

@@ -11,6 +11,7 @@ only in a test that asks for a fake server. The fixtures are ``fake_sequrity``,
 import typing
 
 from .. import _extras
+from ._policy_args import ResultOf
 from ._request import RecordedRequest
 from ._script import (
     Delay,
@@ -32,6 +33,7 @@ __all__ = [
     "ErrorAnswer",
     "FakeSequrity",
     "RecordedRequest",
+    "ResultOf",
     "ScriptItem",
     "TextAnswer",
     "ToolCall",

@@ -18,6 +18,7 @@ from .._client import create_async_client, create_client
 from .._headers import Config, Features, Policy
 from . import _responses, _sse
 from ._checks import Checks
+from ._policy_rules import PolicySessions, check_policy_code
 from ._request import Api, Arch, RecordedRequest
 from ._route_table import ROUTE, Rejection, authenticate, json_response, parse_body, parse_header
 from ._script import DenialAnswer, ErrorAnswer, Scripting, ScriptItem, TextAnswer, ToolCallAnswer
@@ -45,17 +46,21 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
         check_api_key: bool = False,
         log_requests: bool = False,
         client_options: Mapping[str, Any] | None = None,
+        apply_policies: bool = True,
     ) -> None:
         self.host = host
         self.api_key = api_key
         self.check_api_key = check_api_key
         self.log_requests = log_requests
         self.client_options = dict(client_options or {})
+        #: Decide scripted tool calls with the request's X-Policy (see docs/testing.md).
+        self.apply_policies = apply_policies
         self.requests: list[RecordedRequest] = []
         self._port = port
         self._lock = threading.RLock()
         self._queue: deque[ScriptItem] = deque()
         self._sessions = SessionTable()
+        self._policies = PolicySessions()
         self._catchers: list[list[RecordedRequest]] = []
         self._generation = 0
         self._server = None
@@ -83,6 +88,7 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
             self._queue.clear()
             self.requests.clear()
             self._sessions.clear()
+            self._policies.clear()
             self._generation += 1
 
     @property
@@ -143,6 +149,7 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
         )
         record.features = parse_header(Features, "X-Features", request.headers.get("X-Features"))
         record.policy = parse_header(Policy, "X-Policy", request.headers.get("X-Policy"))
+        check_policy_code(record.policy)
         record.config = parse_header(Config, "X-Config", request.headers.get("X-Config"))
         body = parse_body(request.get_data(), api)
         record.body = body
@@ -163,6 +170,19 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
                 record.session_id = existing
                 if new_turn:
                     self._sessions.count_turn(existing)
+            if not isinstance(item, ErrorAnswer):
+                assert record.session_id is not None
+                item = self._policies.apply(
+                    item,
+                    session_id=record.session_id,
+                    api=api,
+                    body=body,
+                    policy=record.policy if self.apply_policies else None,
+                    arch=arch,
+                    config=record.config,
+                    new_turn=new_turn and not record.new_session,
+                    decisions=record.decisions,
+                )
 
         if isinstance(item, ErrorAnswer):
             record.status, record.answer = item.status, "error"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._headers import Config, Features, Policy
 from .._routes import EndpointType, Provider
 from .._sessions import session_id_of_tool_call_id
+
+if TYPE_CHECKING:
+    from .._policies._checker import PolicyDecision
 
 __all__ = [
     "Api",
@@ -18,6 +21,7 @@ __all__ = [
     "input_items",
     "last_user_text",
     "starts_turn",
+    "tool_results",
     "tools_that_ran",
 ]
 
@@ -67,6 +71,8 @@ class RecordedRequest:
     expected: bool = False
     new_session: bool = False
     arch: Arch | None = None
+    #: The X-Policy decisions the fake took for the scripted tool calls of this answer.
+    decisions: list[PolicyDecision] = field(default_factory=list)
 
     def header(self, name: str) -> str | None:
         """A request header by case-insensitive name."""
@@ -122,6 +128,16 @@ def carried_sessions(api: Api, body: Mapping[str, Any]) -> list[str]:
             if session_id and session_id not in found:
                 found.append(session_id)
     return found
+
+
+def tool_results(api: Api, body: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(tool call id, output text) of each tool result the request carries, in order."""
+    key = "content" if api == "chat/completions" else "output"
+    return [
+        (_result_id(api, item), _text_of(item.get(key)))
+        for item in input_items(body, api)
+        if _is_tool_result(api, item)
+    ]
 
 
 def starts_turn(api: Api, body: Mapping[str, Any]) -> bool:

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
+from ._policy_args import late_bound
+
 __all__ = [
     "Delay",
     "DenialAnswer",
@@ -44,6 +46,9 @@ class ToolCall:
     name: str
     arguments: str
     call_id: str | None = None
+    #: The arguments as scripted when they hold ``sq.TaggedValue``s or ``ResultOf``s: bound
+    #: (and ``arguments`` written) when the call is sent.
+    args: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,12 @@ def _arguments(arguments: Mapping[str, Any] | str) -> str:
     return json.dumps(dict(arguments), ensure_ascii=False)
 
 
+def _tool_call(name: str, arguments: Mapping[str, Any] | str, call_id: str | None = None) -> ToolCall:
+    if not isinstance(arguments, str) and late_bound(arguments):
+        return ToolCall(name, "", call_id, args=dict(arguments))
+    return ToolCall(name, _arguments(arguments), call_id)
+
+
 class Scripting:
     """The scripting half of FakeSequrity: answers queued by a test, used first in, first out."""
 
@@ -133,11 +144,11 @@ class Scripting:
         self, name: str, arguments: Mapping[str, Any] | str, *, call_id: str | None = None
     ) -> None:
         """An assistant message asking for tool ``name``; its id is ``tc-<session>-<call_id or uuid>``."""
-        self.queue_tool_calls([ToolCall(name, _arguments(arguments), call_id)])
+        self.queue_tool_calls([_tool_call(name, arguments, call_id)])
 
     def queue_tool_calls(self, calls: Iterable[ToolCall | tuple[str, Mapping[str, Any] | str]]) -> None:
         """One assistant message asking for several tools at once."""
-        built = tuple(c if isinstance(c, ToolCall) else ToolCall(c[0], _arguments(c[1])) for c in calls)
+        built = tuple(c if isinstance(c, ToolCall) else _tool_call(c[0], c[1]) for c in calls)
         if not built:
             raise ValueError("queue_tool_calls() needs at least one call")
         self.queue(ToolCallAnswer(built))
