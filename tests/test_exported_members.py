@@ -146,3 +146,14 @@ def test_no_public_name_shadows_a_module() -> None:
     for name in sequrity_openai.__all__:
         with pytest.raises(ModuleNotFoundError):
             importlib.import_module(f"sequrity_openai.{name}")
+
+
+def test_the_version_has_one_source() -> None:
+    # pyproject.toml declares the version dynamic; hatch reads __version__ from __init__.py.
+    from importlib.metadata import version
+    from pathlib import Path
+
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'dynamic = ["version"]' in pyproject
+    assert "\nversion =" not in pyproject
+    assert version("sequrity-openai") == sequrity_openai.__version__

@@ -45,6 +45,7 @@ from ._results import (
 from ._routes import ENDPOINT_TYPES, PROVIDERS, EndpointType, Provider, dual_model
 from ._sessions import Session, current_session, session, session_id_of
 
+# The only place the version is written; pyproject.toml reads it ([tool.hatch.version]).
 __version__ = "0.1.0"
 
 __all__ = [
