@@ -392,7 +392,7 @@ def test_503_exhausting_retries_keeps_the_scope(server: RawServer) -> None:
 
 
 def test_431_for_oversized_headers_is_not_retried_and_says_why(server: RawServer) -> None:
-    big = sq.Policy.dual_llm(codes="# padding\n" * 600)  # ~6 KB: within the client's 16 KiB limit
+    big = sq.Policy.dual_llm(codes="// paddin\n" * 600)  # ~6 KB: within the client's 16 KiB limit
     base, ours, scope = parity(server, [oversized_head(4096)], max_retries=2, policy=big)
     assert isinstance(ours.error, openai.APIStatusError)
     assert ours.error.status_code == 431 == base.error.status_code  # type: ignore[union-attr]
@@ -402,7 +402,7 @@ def test_431_for_oversized_headers_is_not_retried_and_says_why(server: RawServer
 
 
 def test_oversized_headers_past_the_client_limit_fail_before_sending(server: RawServer) -> None:
-    huge = sq.Policy.dual_llm(codes="# padding\n" * 2000)  # ~20 KB
+    huge = sq.Policy.dual_llm(codes="// paddin\n" * 2000)  # ~20 KB
     with pytest.raises(sq.HeaderTooLargeError) as info:
         adapter(server.root, policy=huge)
     assert server.attempts == 0

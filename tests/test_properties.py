@@ -60,6 +60,14 @@ def _bounds(metadata: list[Any]) -> dict[str, Any]:
     return out
 
 
+SQRT_SNIPPETS = [
+    "",
+    'tool "send_email" { hard deny always; }',
+    'let s = {"a", "b"};\ntool r"^get_.*" -> @tags |= s;',
+    '/// doc\ntool "x" { priority 2; soft allow when a.value in {1, 2}; }',
+]
+
+
 def _strategy(annotation: Any, metadata: list[Any], *, finite: bool, full: bool) -> st.SearchStrategy[Any]:
     """Values that ``annotation`` (with ``metadata`` bounds) accepts."""
     origin = typing.get_origin(annotation)
@@ -112,6 +120,9 @@ def model_strategy(
         name: _strategy(info.annotation, list(info.metadata), finite=finite, full=full)
         for name, info in model.model_fields.items()
     }
+    if model is sq.PolicyCode:
+        # Policy code is checked with the service's SQRT grammar; arbitrary text is not code.
+        fields["code"] = st.sampled_from(SQRT_SNIPPETS)
     chosen = st.fixed_dictionaries(fields) if full else st.fixed_dictionaries({}, optional=fields)
     built = chosen.map(lambda data: _validate(model, data))
     return built.filter(lambda value: value is not None)
