@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from _recipes import SQ_KEY
 from pytest_httpserver import HTTPServer
 
+from recipes._recipes import SQ_KEY
 from sequrity_openai.testing import FakeSequrity
 
 ARCHS = ["single-llm"]  # issue 12: add "dual-llm" once dual-llm answers present the value as content

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from _recipes import MODEL, PARIS, WHY, City, one_session, schema_named, through_sequrity
 
 import sequrity_openai as sq
+from recipes._recipes import MODEL, PARIS, WHY, City, one_session, schema_named, through_sequrity
 from sequrity_openai.testing import FakeSequrity
 
 instructor = pytest.importorskip("instructor", reason=WHY["instructor"])

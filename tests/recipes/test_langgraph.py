@@ -6,7 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from _recipes import (
+
+import sequrity_openai as sq
+from recipes._recipes import (
     MODEL,
     PARIS,
     WHY,
@@ -17,8 +19,6 @@ from _recipes import (
     tool_round_trip,
     weather,
 )
-
-import sequrity_openai as sq
 from sequrity_openai.testing import FakeSequrity
 
 pytest.importorskip("langgraph", reason=WHY["langgraph"])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from _recipes import (
+
+import sequrity_openai as sq
+from recipes._recipes import (
     MODEL,
     PARIS,
     WHY,
@@ -16,8 +18,6 @@ from _recipes import (
     tool_round_trip,
     weather,
 )
-
-import sequrity_openai as sq
 from sequrity_openai.testing import FakeSequrity
 
 pytest.importorskip("llama_index.llms.openai", reason=WHY["llama_index.llms.openai"])

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from _recipes import MODEL, WHY, one_session, through_sequrity, weather
 
 import sequrity_openai as sq
+from recipes._recipes import MODEL, WHY, one_session, through_sequrity, weather
 from sequrity_openai.testing import FakeSequrity
 
 pytest.importorskip("smolagents", reason=WHY["smolagents"])
