@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import openai
 import pytest
+from pytest_httpserver import HTTPServer
 
 import sequrity_openai as sq
 from recipes._recipes import (
@@ -75,3 +77,15 @@ async def test_structured_predict_sync_and_async(fake: FakeSequrity, arch: str) 
     one_session(requests, scope)
     for request in requests:
         schema_named(request, "City")
+
+
+def test_reuse_client_false_bypasses_sequrity(fake: FakeSequrity, trap: HTTPServer) -> None:
+    # Why the recipe says never: llama-index then builds a client per call from its own
+    # api_key / api_base (here OPENAI_API_KEY / OPENAI_BASE_URL), ignoring openai_client.
+    llm = OpenAI(model=MODEL, openai_client=sq.create_client(), reuse_client=False, max_retries=0)
+    with pytest.raises(openai.InternalServerError):
+        llm.complete("hi")
+    assert fake.api_requests == []
+    (bypass,) = [request for request, _ in trap.log]
+    assert bypass.headers["Authorization"] == "Bearer sk-trap"
+    trap.clear_log()
