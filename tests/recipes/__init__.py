@@ -1,0 +1,1 @@
+"""Framework recipes run through the real libraries (see conftest.py)."""
