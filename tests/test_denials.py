@@ -3,6 +3,7 @@ other failures stay sq.SequrityExecutionError; reading a message is linear in it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
@@ -32,7 +33,9 @@ def _completion(content: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": 0,
         "model": "m",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
     }
 
 
@@ -80,7 +83,9 @@ async def test_the_recorded_control_flow_violation_over_http_is_a_policy_violati
         ),
     ],
 )
-def test_tool_name_and_context_are_read_from_the_message(message: str, tool: str, context: str | None) -> None:
+def test_tool_name_and_context_are_read_from_the_message(
+    message: str, tool: str, context: str | None
+) -> None:
     with pytest.raises(sq.PolicyViolation) as caught:
         sq.parse_result(_failure(message)).raise_for_status()
     assert (caught.value.tool_name, caught.value.context) == (tool, context)
@@ -121,16 +126,14 @@ def _hostile_messages(size: int) -> list[str]:
 
 @pytest.mark.parametrize("index", range(6))
 def test_reading_a_megabyte_of_attacker_shaped_text_is_linear(index: int) -> None:
-    # A quadratic reader takes minutes on 1 MB; a linear one a few milliseconds per pass.
+    # A quadratic reader takes minutes on 1 MB; a linear one scales ten times for ten times the text.
     timings = []
     for size in (100_000, 1_000_000):
         text = _hostile_messages(size)[index]
         result = sq.parse_result(_failure(text))
         start = time.perf_counter()
-        try:
+        with contextlib.suppress(sq.SequrityExecutionError):
             result.raise_for_status()
-        except sq.SequrityExecutionError:
-            pass
         timings.append(time.perf_counter() - start)
-    assert timings[1] < 0.5, timings
+    assert timings[1] < 3.0, timings
     assert timings[1] < 30 * timings[0] + 0.02, timings

@@ -145,7 +145,9 @@ def test_denial_with_own_message_and_tool(
     # A denial reads the same when the request asked for single-llm.
     second = sq.parse_result(_ask(sequrity_client))
     assert first.error is not None and "wire_money" in first.error.message
-    assert second.error is not None and second.error.message.startswith("Tool call to 'delete_file' is denied")
+    assert second.error is not None and second.error.message.startswith(
+        "Tool call to 'delete_file' is denied"
+    )
     assert second.is_policy_violation
 
 

@@ -16,10 +16,19 @@ from werkzeug.wrappers import Request, Response
 
 from .._client import create_async_client, create_client
 from .._headers import Config, Features, Policy
-from . import _responses, _sse
+from . import _messages, _responses, _sse
 from ._checks import Checks
+from ._policy_gen import generate_answer
 from ._request import Api, Arch, RecordedRequest
-from ._route_table import ROUTE, Rejection, authenticate, json_response, parse_body, parse_header
+from ._route_table import (
+    Rejection,
+    authenticate,
+    json_response,
+    parse_body,
+    parse_header,
+    route_for,
+    route_listing,
+)
 from ._script import DenialAnswer, ErrorAnswer, Scripting, ScriptItem, TextAnswer, ToolCallAnswer
 from ._server import Lifecycle
 from ._session_rules import SessionTable
@@ -115,27 +124,35 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
             return json_response(500, {"detail": record.detail})
 
     def _answer(self, request: Request, record: RecordedRequest, generation: int) -> Response:
-        if request.path in ("/health", "/"):
+        listing = {
+            "/health": {"status": "ok"},
+            "/control/health": {"status": "ok"},
+            "/": {"service": "FakeSequrity"},
+        }
+        if request.path in listing or request.path == "/control/":
             if request.method not in ("GET", "HEAD"):
                 raise Rejection(405, f"Method {request.method} not allowed on {request.path}")
             record.status = 200
             self.record(record, generation)
-            payload = {"status": "ok"} if request.path == "/health" else {"service": "FakeSequrity"}
-            return json_response(200, payload)
-        match = ROUTE.fullmatch(request.path)
-        if match is None:
+            return json_response(200, listing.get(request.path) or route_listing())
+        route = route_for(request.path)
+        if route is None:
             raise Rejection(
                 404, f"Not Found: {request.method} {request.path} is not a Sequrity Control route"
             )
-        record.endpoint_type = match["endpoint_type"]  # type: ignore[assignment]
-        record.provider = match["provider"]  # type: ignore[assignment]
-        api: Api = match["api"]  # type: ignore[assignment]
-        record.api = api
+        record.endpoint_type, record.provider, record.api = route.endpoint_type, route.provider, route.api
         if request.method != "POST":
             raise Rejection(405, f"Method {request.method} not allowed on {request.path}; use POST")
         authenticate(
             request.headers.get("Authorization"), api_key=self.api_key, check_api_key=self.check_api_key
         )
+        if route.api == "generate":
+            record.body = parse_body(request.get_data(), "generate")
+            payload = generate_answer(route.provider, record.body)
+            record.status, record.answer = 200, "policies"
+            self.record(record, generation)
+            return json_response(200, payload)
+        api: Api = route.api
         record.features = parse_header(Features, "X-Features", request.headers.get("X-Features"))
         record.policy = parse_header(Policy, "X-Policy", request.headers.get("X-Policy"))
         record.config = parse_header(Config, "X-Config", request.headers.get("X-Config"))
@@ -181,6 +198,12 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
         time.sleep(delay)
         headers = {"X-Session-ID": record.session_id}
         model = str(body["model"])
+        if api == "messages":
+            if body.get("stream") is True:
+                headers["Cache-Control"] = "no-cache"
+                events = _messages.message_events(reply, model=model)
+                return Response(events, status=200, headers=headers, mimetype="text/event-stream")
+            return json_response(200, _messages.message_object(reply, model=model), headers)
         if body.get("stream") is True:
             if api == "chat/completions":
                 options = body.get("stream_options")
