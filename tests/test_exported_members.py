@@ -52,6 +52,8 @@ PUBLIC = {
     "__version__",
     "acollect_stream",
     "collect_stream",
+    "create_anthropic_client",
+    "create_async_anthropic_client",
     "create_async_client",
     "create_client",
     "current_session",

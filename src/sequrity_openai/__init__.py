@@ -1,5 +1,6 @@
 """Run OpenAI SDK code through Sequrity Control: ``client = sq.create_client()``."""
 
+from ._anthropic import create_anthropic_client, create_async_anthropic_client
 from ._client import create_async_client, create_client
 from ._exceptions import (
     ConfigurationError,
@@ -81,6 +82,8 @@ __all__ = [
     "__version__",
     "acollect_stream",
     "collect_stream",
+    "create_anthropic_client",
+    "create_async_anthropic_client",
     "create_async_client",
     "create_client",
     "current_session",

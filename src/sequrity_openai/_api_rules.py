@@ -68,15 +68,19 @@ def check_route(settings: Settings, sdk: Sdk) -> None:
     if any(api in served for api in _SDK_APIS[sdk]):
         return
     where = f"{_shown(provider)} on endpoint type {endpoint_type!r}"
+    others = [
+        p for p in (None, "anthropic", "openai") if set(_SDK_APIS[sdk]) & set(apis_served(endpoint_type, p))
+    ]
     if provider == "llama":
         hint = "llama has no documented Sequrity Control route; use the default route (provider unset)"
-    elif "messages" in served:
+    elif sdk == "openai" and "messages" in served:
         hint = "it serves only the Anthropic Messages API: use sq.create_anthropic_client(...)"
-    elif served:
-        hint = f"it serves {', '.join(served)}: use sq.create_client(...)"
+    elif sdk == "anthropic" and others:
+        hint = f"the Messages API is served there only by {' and '.join(_shown(p) for p in others)}"
+        if served:
+            hint += f"; for {', '.join(served)} use sq.create_client(...)"
     else:
-        other = [p for p in ("anthropic", None) if "messages" in apis_served(endpoint_type, p)]
-        hint = f"the Messages API is served there only by {', '.join(_shown(p) for p in other)}"
+        hint = f"it serves {', '.join(served)}: use sq.create_client(...)"
     raise _error(
         f"{where} serves no API of the {sdk} SDK ({_FACTORY[sdk]}): {hint}", "provider", settings.provider
     )

@@ -14,6 +14,7 @@ from typing import Any
 import openai
 from werkzeug.wrappers import Request, Response
 
+from .._anthropic import create_anthropic_client, create_async_anthropic_client
 from .._client import create_async_client, create_client
 from .._headers import Config, Features, Policy
 from . import _messages, _responses, _sse
@@ -78,6 +79,14 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
     def async_client(self, **kwargs: Any) -> openai.AsyncOpenAI:
         """``sq.create_async_client(api_key=..., base_url=self.url, **kwargs)``."""
         return create_async_client(**{"api_key": self.api_key, "base_url": self.url, **kwargs})
+
+    def anthropic_client(self, **kwargs: Any) -> Any:
+        """``sq.create_anthropic_client(api_key=..., base_url=self.url, **kwargs)`` (needs anthropic)."""
+        return create_anthropic_client(**{"api_key": self.api_key, "base_url": self.url, **kwargs})
+
+    def async_anthropic_client(self, **kwargs: Any) -> Any:
+        """``sq.create_async_anthropic_client(api_key=..., base_url=self.url, **kwargs)``."""
+        return create_async_anthropic_client(**{"api_key": self.api_key, "base_url": self.url, **kwargs})
 
     # ------------------------------------------------------------------ state
 
