@@ -140,7 +140,7 @@ def test_streaming_in_the_anthropic_event_format(fake: FakeSequrity) -> None:
             final = stream.get_final_message()
         assert text == "a streamed answer" == final.content[0].text
         events = list(_create(client, stream=True))
-    assert [e.type for e in events][0] == "message_start"
+    assert events[0].type == "message_start"
     assert events[-1].type == "message_stop"
     deltas = "".join(e.delta.partial_json for e in events if e.type == "content_block_delta")
     assert json.loads(deltas) == {"q": "x"}
