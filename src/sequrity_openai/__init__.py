@@ -31,6 +31,7 @@ from ._headers import (
     TllmPrompt,
     headers,
 )
+from ._policy_gen import GeneratedPolicies, agenerate_policies, generate_policies
 from ._results import (
     CollectedStream,
     DualLlmResult,
@@ -59,6 +60,7 @@ __all__ = [
     "EndpointType",
     "Features",
     "FsmConfig",
+    "GeneratedPolicies",
     "HeaderTooLargeError",
     "LlmOverrides",
     "LlmPrompt",
@@ -81,6 +83,7 @@ __all__ = [
     "ValueMeta",
     "__version__",
     "acollect_stream",
+    "agenerate_policies",
     "collect_stream",
     "create_anthropic_client",
     "create_async_anthropic_client",
@@ -88,6 +91,7 @@ __all__ = [
     "create_client",
     "current_session",
     "dual_model",
+    "generate_policies",
     "headers",
     "parse_result",
     "session",

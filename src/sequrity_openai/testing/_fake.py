@@ -132,6 +132,13 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
             self.record(record, generation)
             return json_response(500, {"detail": record.detail})
 
+    def _error(self, item: ErrorAnswer, record: RecordedRequest, generation: int, delay: float) -> Response:
+        record.status, record.answer = item.status, "error"
+        record.detail = item.detail if isinstance(item.detail, str) else json.dumps(item.detail)
+        self.record(record, generation)
+        time.sleep(delay)
+        return json_response(item.status, {"detail": item.detail}, item.headers)
+
     def _answer(self, request: Request, record: RecordedRequest, generation: int) -> Response:
         listing = {
             "/health": {"status": "ok"},
@@ -157,9 +164,15 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
         )
         if route.api == "generate":
             record.body = parse_body(request.get_data(), "generate")
-            payload = generate_answer(route.provider, record.body)
+            with self._lock:
+                delay, scripted = self.next_answer()
+            if isinstance(scripted, ErrorAnswer):
+                return self._error(scripted, record, generation, delay)
+            text = scripted.text if isinstance(scripted, TextAnswer) else None
+            payload = generate_answer(route.provider, record.body, scripted=text)
             record.status, record.answer = 200, "policies"
             self.record(record, generation)
+            time.sleep(delay)
             return json_response(200, payload)
         api: Api = route.api
         record.features = parse_header(Features, "X-Features", request.headers.get("X-Features"))
@@ -186,11 +199,7 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
                     self._sessions.count_turn(existing)
 
         if isinstance(item, ErrorAnswer):
-            record.status, record.answer = item.status, "error"
-            record.detail = item.detail if isinstance(item.detail, str) else json.dumps(item.detail)
-            self.record(record, generation)
-            time.sleep(delay)
-            return json_response(item.status, {"detail": item.detail}, item.headers)
+            return self._error(item, record, generation, delay)
 
         assert record.session_id is not None
         reply = _responses.make_reply(

@@ -42,8 +42,13 @@ def _policy(names: list[str]) -> str:
     return "".join(f"tool {json.dumps(name)} {{\n    hard allow always;\n}}\n" for name in names)
 
 
-def generate_answer(provider: Provider | None, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a policy-gen body (422 naming the field) and answer ``{"policies", "usage"}``."""
+def generate_answer(
+    provider: Provider | None, body: Mapping[str, Any], *, scripted: str | None = None
+) -> dict[str, Any]:
+    """Validate a policy-gen body (422 naming the field) and answer ``{"policies", "usage"}``.
+
+    The policies are ``scripted`` (``fake.queue_text(...)``) or one allow rule per tool.
+    """
     kind = body.get("type")
     if kind not in _TYPES[provider]:
         allowed = ", ".join(sorted(_TYPES[provider]))
@@ -62,7 +67,7 @@ def generate_answer(provider: Provider | None, body: Mapping[str, Any]) -> dict[
         raise Rejection(422, f"body.internal_tool_names: a subset of {', '.join(sorted(_INTERNAL_TOOLS))}")
     if body.get("policy_lang", "sqrt") != "sqrt":
         raise Rejection(422, "body.policy_lang: only 'sqrt' is supported")
-    policies = _policy(tool_names(tools) + [n for n in internal if isinstance(n, str)])
+    policies = scripted if scripted is not None else _policy(tool_names(tools) + list(internal))
     prompt = count_tokens(description + json.dumps(tools))
     completion = count_tokens(policies)
     return {
