@@ -54,11 +54,15 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
         api_key: str = "sq-test-key",
         check_api_key: bool = False,
         log_requests: bool = False,
+        accept_unknown_fields: bool = False,
     ) -> None:
         self.host = host
         self.api_key = api_key
         self.check_api_key = check_api_key
         self.log_requests = log_requests
+        # Header fields this release does not know (sent with unchecked=) are refused with a 422
+        # like a typo, unless the test stands in for a newer service.
+        self.accept_unknown_fields = accept_unknown_fields
         self.requests: list[RecordedRequest] = []
         self._port = port
         self._lock = threading.RLock()
@@ -175,9 +179,18 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
             time.sleep(delay)
             return json_response(200, payload)
         api: Api = route.api
-        record.features = parse_header(Features, "X-Features", request.headers.get("X-Features"))
-        record.policy = parse_header(Policy, "X-Policy", request.headers.get("X-Policy"))
-        record.config = parse_header(Config, "X-Config", request.headers.get("X-Config"))
+        record.features = parse_header(
+            Features,
+            "X-Features",
+            request.headers.get("X-Features"),
+            accept_unknown=self.accept_unknown_fields,
+        )
+        record.policy = parse_header(
+            Policy, "X-Policy", request.headers.get("X-Policy"), accept_unknown=self.accept_unknown_fields
+        )
+        record.config = parse_header(
+            Config, "X-Config", request.headers.get("X-Config"), accept_unknown=self.accept_unknown_fields
+        )
         body = parse_body(request.get_data(), api)
         record.body = body
         arch: Arch = (

@@ -9,7 +9,7 @@ from typing import Any, Final, Literal, TypeVar
 from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
-from .._headers import HeaderModel, describe_validation_error
+from .._headers import ACCEPT_UNKNOWN, HeaderModel, describe_validation_error
 from .._routes import ROUTES, Route
 from ._request import Api
 
@@ -69,13 +69,20 @@ def json_response(status: int, payload: Any, headers: Mapping[str, str] | None =
     )
 
 
-def parse_header(model: type[_M], name: str, raw: str | None) -> _M | None:
+def parse_header(model: type[_M], name: str, raw: str | None, *, accept_unknown: bool = False) -> _M | None:
+    """The header parsed into ``model``; unknown fields are kept as unchecked with ``accept_unknown``."""
     if raw is None:
         return None
     try:
-        return model.model_validate_json(raw)
+        return model.model_validate_json(raw, context={ACCEPT_UNKNOWN: accept_unknown})
     except ValidationError as exc:
-        raise Rejection(422, f"{name}: {describe_validation_error(exc)}") from None
+        hint = ""
+        if any(err["type"] == "extra_forbidden" for err in exc.errors()):
+            hint = (
+                " (FakeSequrity knows the fields of this release; FakeSequrity(accept_unknown_fields=True) "
+                "accepts fields sent through unchecked=)"
+            )
+        raise Rejection(422, f"{name}: {describe_validation_error(exc)}{hint}") from None
 
 
 def authenticate(authorization: str | None, *, api_key: str, check_api_key: bool) -> None:
