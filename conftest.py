@@ -27,10 +27,10 @@ from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
 ROOT = Path(__file__).parent.resolve()
 DOCS = ROOT / "docs"
 
-# Names read by the package (SEQURITY_*), by the stock SDK (OPENAI_*) or by the provider-key
-# fallback; a developer's real values must not reach an example.
-_PREFIXES = ("SEQURITY_", "OPENAI_")
-_PROVIDER_KEYS = ("OPENROUTER_API_KEY", "ANTHROPIC_API_KEY")
+# Names read by the package (SEQURITY_*), by the stock SDKs (OPENAI_*, ANTHROPIC_*) or by the
+# provider-key fallback; a developer's real values must not reach an example.
+_PREFIXES = ("SEQURITY_", "OPENAI_", "ANTHROPIC_")
+_PROVIDER_KEYS = ("OPENROUTER_API_KEY",)
 _SAVED = "__docs_saved_environ__"
 
 

@@ -235,7 +235,7 @@ def test_demo_runs_offline_with_every_line_labelled(spawned: Spawned) -> None:
     assert "final_return_value = 97" in text  # the program, requested with include_program
     assert "model asks for tool get_internal_document" in text
     assert "final answer: The Q3 roadmap ships the offline test kit." in text
-    assert "DENIED (sq.PolicyViolation, scripted): Tool call send_email denied" in text
+    assert "DENIED (sq.PolicyViolation, scripted): Tool call to 'send_email' is denied" in text
     first = re.search(rf"1\. single-llm.*?session:\s+({UUID.pattern})", text, re.DOTALL)
     resumed = re.search(rf"sent X-Session-ID ({UUID.pattern}); turn 2 of session ({UUID.pattern})", text)
     assert first is not None and resumed is not None

@@ -32,8 +32,8 @@ PRECEDENCE = [
     # (argument name, env var, argument value, env value, header/path check)
     ("api_key", "SEQURITY_API_KEY", "sq-arg", "sq-env", lambda h: h["authorization"].removeprefix("Bearer ")),
     ("llm_api_key", "SEQURITY_LLM_API_KEY", "llm-arg", "llm-env", lambda h: h.get("x-api-key")),
-    ("provider", "SEQURITY_PROVIDER", "openai", "anthropic", lambda h: h["path"].split("/")[3]),
-    ("endpoint_type", "SEQURITY_ENDPOINT_TYPE", "code", "agent", lambda h: h["path"].split("/")[2]),
+    ("provider", "SEQURITY_PROVIDER", "openai", "sequrity_azure", lambda h: h["path"].split("/")[3]),
+    ("endpoint_type", "SEQURITY_ENDPOINT_TYPE", "code", "lang-graph", lambda h: h["path"].split("/")[2]),
     (
         "features",
         "SEQURITY_FEATURES",
@@ -53,8 +53,8 @@ PRECEDENCE = [
 EXPECTED = {
     "api_key": ("sq-arg", "sq-env"),
     "llm_api_key": ("llm-arg", "llm-env"),
-    "provider": ("openai", "anthropic"),
-    "endpoint_type": ("code", "agent"),
+    "provider": ("openai", "sequrity_azure"),
+    "endpoint_type": ("code", "lang-graph"),
     "features": ('{"agent_arch":"dual-llm"}', '{"agent_arch":"single-llm"}'),
     "policy": ('{"mode":"strict"}', '{"mode":"custom"}'),
     "config": ('{"fsm":{"max_n_turns":3}}', '{"fsm":{"max_n_turns":9}}'),
@@ -109,7 +109,6 @@ def test_base_url_precedence(httpserver: HTTPServer, monkeypatch: pytest.MonkeyP
         ("openai", "OPENAI_API_KEY"),
         ("openrouter", "OPENROUTER_API_KEY"),
         (None, "OPENROUTER_API_KEY"),
-        ("anthropic", "ANTHROPIC_API_KEY"),
         ("sequrity_azure", "SEQURITY_AZURE_API_KEY"),
     ],
 )
@@ -128,8 +127,8 @@ def test_provider_keys_of_other_providers_are_not_sent(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant")
-    assert _sent(httpserver, api_key="k", provider="llama").get("x-api-key") is None
-    assert _sent(httpserver, api_key="k", provider="anthropic")["x-api-key"] == "sk-ant"
+    assert _sent(httpserver, api_key="k", provider="openrouter").get("x-api-key") is None
+    assert _sent(httpserver, api_key="k", provider="sequrity_azure").get("x-api-key") is None
 
 
 def test_settings_report_their_origin(monkeypatch: pytest.MonkeyPatch) -> None:

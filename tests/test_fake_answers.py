@@ -126,15 +126,17 @@ def test_denial_document(fake_sequrity: FakeSequrity, dual: Any) -> None:
     document = json.loads(answer.choices[0].message.content)
     assert document["status"] == "failure"
     assert document["error"]["message"].startswith(
-        "Tool call send_email denied by argument checking policies. "
+        "Tool call to 'send_email' is denied by argument checking policies. Context: "
     )
     assert document["error"]["message"] == default_denial("send_email")
     assert "send_email" in document["program"]
     assert document["policy_check_history"][-1]["decision"] == "deny"
     result = sq.parse_result(answer)
     assert result.is_policy_violation
-    with pytest.raises(sq.PolicyViolation, match="send_email denied"):
+    with pytest.raises(sq.PolicyViolation, match="'send_email' is denied") as caught:
         result.raise_for_status()
+    assert caught.value.tool_name == "send_email"
+    assert caught.value.context == "{'scripted_by': 'FakeSequrity'}"
     assert fake_sequrity.last_request is not None
     assert fake_sequrity.last_request.answer == "denial"
 
@@ -149,8 +151,21 @@ def test_denial_with_own_message_and_tool(
     # A denial reads the same when the request asked for single-llm.
     second = sq.parse_result(_ask(sequrity_client))
     assert first.error is not None and "wire_money" in first.error.message
-    assert second.error is not None and second.error.message.startswith("Tool call delete_file denied")
+    assert second.error is not None and second.error.message.startswith(
+        "Tool call to 'delete_file' is denied"
+    )
     assert second.is_policy_violation
+
+
+def test_control_flow_denial_is_the_services_wording(fake_sequrity: FakeSequrity, dual: Any) -> None:
+    fake_sequrity.queue_denial(control_flow=True)
+    with dual() as client:
+        result = sq.parse_result(_ask(client))
+    assert result.error is not None
+    assert result.error.message == "Control flow violation detected during program execution."
+    with pytest.raises(sq.PolicyViolation) as caught:
+        result.raise_for_status()
+    assert caught.value.tool_name is None and caught.value.context is None
 
 
 def test_denial_with_strip_response_content_is_the_message(fake_sequrity: FakeSequrity, dual: Any) -> None:

@@ -9,10 +9,16 @@ from pytest_httpserver import HTTPServer
 
 import sequrity_openai as sq
 from helpers.payloads import chunk, completion, response_events, response_object, sse
-from sequrity_openai._routes import ENDPOINT_TYPES, PROVIDERS
+from sequrity_openai._routes import ENDPOINT_TYPES, OPENAI_SDK_APIS, PROVIDERS, apis_served
 
 MESSAGES = [{"role": "user", "content": "hi"}]
-ROUTES = [(et, p) for et in ENDPOINT_TYPES for p in (*PROVIDERS, None)]
+# Every route the OpenAI factory accepts (test_route_table pins the table against PROTOCOL.md).
+ROUTES = [
+    (et, p)
+    for et in ENDPOINT_TYPES
+    for p in (*PROVIDERS, None)
+    if et != "agent" and set(apis_served(et, p)) & set(OPENAI_SDK_APIS)
+]
 
 
 def _prefix(endpoint_type: str, provider: str | None) -> str:
@@ -92,7 +98,7 @@ async def test_async_paths(httpserver: HTTPServer, endpoint_type: str, provider:
         ("{root}/control/", "/control/chat/v1"),
         ("{root}/control/code/v1", "/control/code/v1"),
         ("{root}/control/chat/openai/v1/", "/control/chat/openai/v1"),
-        ("{root}/control/agent/openrouter", "/control/agent/openrouter/v1"),
+        ("{root}/control/lang-graph/openrouter", "/control/lang-graph/openrouter/v1"),
         ("{root}/gateway/control/chat/v1", "/gateway/control/chat/v1"),
     ],
 )
@@ -110,9 +116,12 @@ def test_base_url_suffix_is_not_doubled(
 def test_explicit_route_arguments_beat_the_route_in_base_url(httpserver: HTTPServer) -> None:
     root = httpserver.url_for("/").rstrip("/")
     client = sq.create_client(
-        api_key="k", base_url=f"{root}/control/code/openai/v1", endpoint_type="agent", provider="anthropic"
+        api_key="k",
+        base_url=f"{root}/control/code/openai/v1",
+        endpoint_type="lang-graph",
+        provider="openrouter",
     )
-    assert str(client.base_url) == f"{root}/control/agent/anthropic/v1/"
+    assert str(client.base_url) == f"{root}/control/lang-graph/openrouter/v1/"
 
 
 def test_base_url_route_with_bad_segment_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,5 +1,6 @@
 """Run OpenAI SDK code through Sequrity Control: ``client = sq.create_client()``."""
 
+from ._anthropic import create_anthropic_client, create_async_anthropic_client
 from ._client import create_async_client, create_client
 from ._exceptions import (
     ConfigurationError,
@@ -33,6 +34,7 @@ from ._headers import (
 from ._policies._check import check_policy
 from ._policies._checker import PolicyChecker, PolicyDecision
 from ._policies._values import TaggedValue
+from ._policy_gen import GeneratedPolicies, agenerate_policies, generate_policies
 from ._results import (
     CollectedStream,
     DualLlmResult,
@@ -62,6 +64,7 @@ __all__ = [
     "EndpointType",
     "Features",
     "FsmConfig",
+    "GeneratedPolicies",
     "HeaderTooLargeError",
     "LlmOverrides",
     "LlmPrompt",
@@ -88,11 +91,15 @@ __all__ = [
     "__version__",
     "acollect_stream",
     "check_policy",
+    "agenerate_policies",
     "collect_stream",
+    "create_anthropic_client",
+    "create_async_anthropic_client",
     "create_async_client",
     "create_client",
     "current_session",
     "dual_model",
+    "generate_policies",
     "headers",
     "parse_result",
     "session",

@@ -10,7 +10,8 @@ from typing import Any
 
 import openai
 
-from . import _hooks
+from . import _hooks, _provider_keys
+from ._api_rules import for_sdk
 from ._exceptions import ConfigurationError
 from ._headers import DEFAULT_MAX_HEADER_BYTES, ConfigInput, FeaturesInput, PolicyInput, check_header_value
 from ._settings import Settings, resolve_settings
@@ -77,7 +78,7 @@ def _default_headers(settings: Settings, openai_kwargs: dict[str, Any], explicit
 
 def _client_kwargs(args: dict[str, Any], openai_kwargs: dict[str, Any], *, is_async: bool) -> dict[str, Any]:
     """Resolve the settings and turn them into keyword arguments for the stock client."""
-    settings = resolve_settings(**args)
+    settings = for_sdk(resolve_settings(**args), "openai")
     explicit = {name for name in _SEQURITY_ARGS.values() if args[name] is not None}
     kwargs = dict(openai_kwargs)
     headers = _default_headers(settings, kwargs, explicit)
@@ -94,6 +95,7 @@ def _client_kwargs(args: dict[str, Any], openai_kwargs: dict[str, Any], *, is_as
                 f"for {factory_name}, got {type(http_client).__name__}"
             )
     _hooks.attach(http_client, is_async=is_async)
+    _provider_keys.attach(http_client, settings, is_async=is_async)
     return {
         **kwargs,
         "api_key": settings.api_key.value,
@@ -125,12 +127,16 @@ def create_client(
     - ``api_key``: Sequrity key, sent as the bearer. ``SEQURITY_API_KEY``; required.
       ``OPENAI_API_KEY`` is never used here.
     - ``llm_api_key``: provider key, sent as ``X-Api-Key``. ``SEQURITY_LLM_API_KEY``, else by
-      provider ``OPENAI_API_KEY`` (openai), ``OPENROUTER_API_KEY`` (openrouter, default route),
-      ``ANTHROPIC_API_KEY`` (anthropic), ``SEQURITY_AZURE_API_KEY`` (sequrity_azure).
+      provider ``OPENAI_API_KEY`` (openai), ``OPENROUTER_API_KEY`` (openrouter),
+      ``SEQURITY_AZURE_API_KEY`` (sequrity_azure); on the default route by API:
+      ``OPENROUTER_API_KEY`` for chat completions, ``OPENAI_API_KEY`` for Responses.
       ``""`` sends none.
-    - ``provider``: openai, openrouter, anthropic, sequrity_azure, llama, or ``None`` for the
-      default route. ``SEQURITY_PROVIDER``.
-    - ``endpoint_type``: chat (default), code, agent, lang-graph. ``SEQURITY_ENDPOINT_TYPE``.
+    - ``provider``: openai, openrouter, sequrity_azure (Sequrity-internal, not open to the
+      public), or ``None`` for the default route. ``SEQURITY_PROVIDER``. ``anthropic`` serves
+      only the Messages API (use ``sq.create_anthropic_client``) and ``llama`` has no documented
+      route: both are refused.
+    - ``endpoint_type``: chat (default), code, lang-graph (always dual-llm; see the docs), or
+      agent (no documented route: a warning). ``SEQURITY_ENDPOINT_TYPE``.
     - ``base_url``: service root, default ``https://api.sequrity.ai``. ``SEQURITY_BASE_URL``.
     - ``features`` / ``policy`` / ``config``: ``sq.Features`` / ``sq.Policy`` / ``sq.Config``,
       a dict or a JSON string (features also ``"single-llm"`` / ``"dual-llm"``).

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from ._denials import read_denial
+
 if TYPE_CHECKING:
     from ._results import DualLlmResult
 
@@ -66,4 +68,17 @@ class SequrityExecutionError(SequrityError):
 
 
 class PolicyViolation(SequrityExecutionError):
-    """A security policy denied a tool call or the final answer."""
+    """A security policy denied a tool call or the final answer.
+
+    ``tool_name`` and ``context`` are filled when the message is the service's tool-call
+    denial (``Tool call to 'X' is denied by argument checking policies. Context: ...``);
+    ``context`` is the service's text as sent (it may quote the call's arguments).
+    """
+
+    def __init__(self, message: str, *, result: DualLlmResult) -> None:
+        super().__init__(message, result=result)
+        denial = read_denial(message)
+        #: The denied tool, when the message names it.
+        self.tool_name: str | None = denial.tool_name if denial else None
+        #: The service's context text after ``Context:``, when the message carries one.
+        self.context: str | None = denial.context if denial else None

@@ -13,13 +13,14 @@ from typing import Final, Literal
 
 __all__ = ["EXTRAS", "Extra", "MissingDependencyError", "install_command", "raise_if_missing", "require"]
 
-Extra = Literal["testing", "agents", "langchain"]
+Extra = Literal["testing", "agents", "langchain", "anthropic"]
 
 # The library each extra brings (as imported), and its name on the package index.
 EXTRAS: Final[dict[Extra, tuple[str, str]]] = {
     "testing": ("werkzeug", "werkzeug"),
     "agents": ("agents", "openai-agents"),
     "langchain": ("langchain_openai", "langchain-openai"),
+    "anthropic": ("anthropic", "anthropic"),
 }
 
 

@@ -22,8 +22,9 @@ from ._settings import redact
 _SDK_SHOWS_WHOLE_BODY = int(openai.__version__.split(".", 1)[0]) < 3
 _SESSION_HEADER = "x-session-id"
 _ROUTE_MARK = ROUTE_MARK.encode()
-# A tool result (chat) or function call output (responses) whose id carries a session.
-_TOOL_RESULT_ID = re.compile(rb'"(?:tool_call_id|call_id)"\s*:\s*"tc-[0-9A-Za-z-]{36}-')
+# A tool result (chat), function call output (responses) or tool_result block (Anthropic
+# messages) whose id carries a session.
+_TOOL_RESULT_ID = re.compile(rb'"(?:tool_call_id|call_id|tool_use_id)"\s*:\s*"tc-[0-9A-Za-z-]{36}-')
 
 
 def _is_sequrity(request: Any) -> bool:

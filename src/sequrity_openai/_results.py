@@ -9,6 +9,7 @@ from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._denials import read_denial
 from ._exceptions import PolicyViolation, SequrityExecutionError
 from ._sessions import session_id_of
 
@@ -83,6 +84,8 @@ class DualLlmResult:
         if self.status != "failure" or self.error is None:
             return False
         if _DENIAL_CODE.search(self.error.code or "") or _DENIAL.search(self.error.message):
+            return True
+        if read_denial(self.error.message) is not None:  # the service's recorded wordings
             return True
         # Without an explanation, a check in the history that denied something is the cause.
         return not self.error.message.strip() and _history_denied(self.policy_check_history)

@@ -120,3 +120,55 @@ def dual_model(pllm: str, qllm: str | None = None) -> str:
         if value is not None and (not value.strip() or "," in value):
             raise ConfigurationError(f"dual_model(): {name} must be one non-empty model id without commas")
     return pllm if qllm is None else f"{pllm},{qllm}"
+
+
+# -- the route table ------------------------------------------------------------------------
+# What the service documents as served (PROTOCOL.md section 1, from its REST reference); every
+# other path answers 404 there. FakeSequrity serves exactly this table.
+
+Api = Literal["chat/completions", "responses", "messages", "generate"]
+#: The endpoint type of policy generation, which is not one a chat client is pointed at.
+POLICY_GEN: Final = "policy-gen"
+RouteEndpoint = Literal["chat", "code", "agent", "lang-graph", "policy-gen"]
+#: The APIs the stock OpenAI SDK can call.
+OPENAI_SDK_APIS: Final[tuple[Api, ...]] = ("chat/completions", "responses")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One served route: ``POST {base}/control/{endpoint_type}/{provider?}/v1/{api}``."""
+
+    api: Api
+    endpoint_type: RouteEndpoint
+    provider: Provider | None  # None: the default route (the provider segment is omitted)
+
+    @property
+    def path(self) -> str:
+        provider = f"/{self.provider}" if self.provider else ""
+        return f"/control/{self.endpoint_type}{provider}/{API_VERSION}/{self.api}"
+
+    def sort_key(self) -> tuple[str, str, str]:
+        return (self.api, self.endpoint_type, self.provider or "")
+
+
+def _rows(
+    api: Api, endpoint_types: tuple[RouteEndpoint, ...], providers: tuple[Provider | None, ...]
+) -> set[Route]:
+    return {Route(api, et, p) for et in endpoint_types for p in providers}
+
+
+ROUTES: Final[frozenset[Route]] = frozenset(
+    _rows(
+        "chat/completions", ("chat", "code", "lang-graph"), (None, "openai", "openrouter", "sequrity_azure")
+    )
+    | _rows("responses", ("chat", "code"), (None, "openai", "sequrity_azure"))
+    | _rows("messages", ("chat", "code"), (None, "anthropic"))
+    | _rows("messages", ("lang-graph",), ("anthropic",))
+    | _rows("generate", (POLICY_GEN,), (None, "openai", "openrouter", "anthropic", "sequrity_azure"))
+)
+
+
+def apis_served(endpoint_type: RouteEndpoint, provider: Provider | None) -> tuple[Api, ...]:
+    """The APIs served under ``/control/{endpoint_type}/{provider?}/v1``, in table order."""
+    order: tuple[Api, ...] = ("chat/completions", "responses", "messages", "generate")
+    return tuple(api for api in order if Route(api, endpoint_type, provider) in ROUTES)

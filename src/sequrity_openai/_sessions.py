@@ -111,7 +111,8 @@ def session_id_of(obj: object) -> str | None:
 
     Accepts a tool call id string; a ChatCompletion, a message, a tool call or a tool message
     (objects or their dicts), or a list of messages (from tool call ids, newest first); a
-    Responses ``Response`` (from function call ids); a raw or streaming response, a ``Stream``,
+    Responses ``Response`` (from function call ids); an Anthropic ``Message`` or message dict
+    (from ``tool_use`` / ``tool_result`` block ids); a raw or streaming response, a ``Stream``,
     or a result of :func:`sequrity_openai.collect_stream` (from the header); a :class:`Session`.
     """
     if isinstance(obj, str):
@@ -153,10 +154,13 @@ def _tool_call_ids(obj: object) -> list[str]:
     output = _get(obj, "output")
     if isinstance(output, list):
         holders += output
+    content = _get(obj, "content")  # Anthropic messages: tool_use and tool_result blocks
+    if isinstance(content, list):
+        holders += reversed(content)
     ids: list[str] = []
     for holder in holders:
         calls = _get(holder, "tool_calls")
         for call in reversed(calls) if isinstance(calls, list) else ():
             ids.append(_get(call, "id"))
-        ids += [_get(holder, name) for name in ("tool_call_id", "call_id", "id")]
+        ids += [_get(holder, name) for name in ("tool_call_id", "call_id", "tool_use_id", "id")]
     return [i for i in ids if isinstance(i, str)]

@@ -117,7 +117,7 @@ class Settings:
             rows.append((name, unset.get(name, "") if item.value is None else str(item.value), item.origin))
         for name in ("features", "policy", "config"):
             item = getattr(self, name)
-            rows.append((name, "(not sent)" if item.value is None else item.value.to_header(), item.origin))
+            rows.append((name, "(not sent)" if item.value is None else item.value.explained(), item.origin))
         return rows
 
     def __repr__(self) -> str:

@@ -7,7 +7,7 @@ server. ``to_header()`` gives the compact ASCII JSON that goes on the wire; fiel
 
 from __future__ import annotations
 
-from .base import HeaderModel, StrictModel
+from .base import ACCEPT_UNKNOWN, HeaderModel, StrictModel
 from .build import build_headers, headers
 from .checks import DEFAULT_MAX_HEADER_BYTES, check_header_size, check_header_value
 from .coercion import ConfigInput, FeaturesInput, PolicyInput, coerce, describe_validation_error
@@ -28,6 +28,7 @@ from .features import ContentBlocker, ContentClassifier, Features
 from .policy import BranchingMetaPolicy, Policy, PolicyCode, PolicyPresets
 
 __all__ = [
+    "ACCEPT_UNKNOWN",
     "DEFAULT_MAX_HEADER_BYTES",
     "BranchingMetaPolicy",
     "Config",

@@ -14,13 +14,23 @@ from typing import Any
 import openai
 from werkzeug.wrappers import Request, Response
 
+from .._anthropic import create_anthropic_client, create_async_anthropic_client
 from .._client import create_async_client, create_client
 from .._headers import Config, Features, Policy
-from . import _responses, _sse
+from . import _messages, _responses, _sse
 from ._checks import Checks
+from ._policy_gen import generate_answer
 from ._policy_rules import PolicySessions, check_policy_code
 from ._request import Api, Arch, RecordedRequest
-from ._route_table import ROUTE, Rejection, authenticate, json_response, parse_body, parse_header
+from ._route_table import (
+    Rejection,
+    authenticate,
+    json_response,
+    parse_body,
+    parse_header,
+    route_for,
+    route_listing,
+)
 from ._script import DenialAnswer, ErrorAnswer, Scripting, ScriptItem, TextAnswer, ToolCallAnswer
 from ._server import Lifecycle
 from ._session_rules import SessionTable
@@ -47,6 +57,7 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
         log_requests: bool = False,
         client_options: Mapping[str, Any] | None = None,
         apply_policies: bool = True,
+        accept_unknown_fields: bool = False,
     ) -> None:
         self.host = host
         self.api_key = api_key
@@ -55,6 +66,9 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
         self.client_options = dict(client_options or {})
         #: Decide scripted tool calls with the request's X-Policy (see docs/testing.md).
         self.apply_policies = apply_policies
+        # Header fields this release does not know (sent with unchecked=) are refused with a 422
+        # like a typo, unless the test stands in for a newer service.
+        self.accept_unknown_fields = accept_unknown_fields
         self.requests: list[RecordedRequest] = []
         self._port = port
         self._lock = threading.RLock()
@@ -79,6 +93,14 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
 
     def _client_kwargs(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         return {"api_key": self.api_key, "base_url": self.url, **self.client_options, **kwargs}
+
+    def anthropic_client(self, **kwargs: Any) -> Any:
+        """``sq.create_anthropic_client(api_key=..., base_url=self.url, **kwargs)`` (needs anthropic)."""
+        return create_anthropic_client(**{"api_key": self.api_key, "base_url": self.url, **kwargs})
+
+    def async_anthropic_client(self, **kwargs: Any) -> Any:
+        """``sq.create_async_anthropic_client(api_key=..., base_url=self.url, **kwargs)``."""
+        return create_async_anthropic_client(**{"api_key": self.api_key, "base_url": self.url, **kwargs})
 
     # ------------------------------------------------------------------ state
 
@@ -125,32 +147,62 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
             self.record(record, generation)
             return json_response(500, {"detail": record.detail})
 
+    def _error(self, item: ErrorAnswer, record: RecordedRequest, generation: int, delay: float) -> Response:
+        record.status, record.answer = item.status, "error"
+        record.detail = item.detail if isinstance(item.detail, str) else json.dumps(item.detail)
+        self.record(record, generation)
+        time.sleep(delay)
+        return json_response(item.status, {"detail": item.detail}, item.headers)
+
     def _answer(self, request: Request, record: RecordedRequest, generation: int) -> Response:
-        if request.path in ("/health", "/"):
+        listing = {
+            "/health": {"status": "ok"},
+            "/control/health": {"status": "ok"},
+            "/": {"service": "FakeSequrity"},
+        }
+        if request.path in listing or request.path == "/control/":
             if request.method not in ("GET", "HEAD"):
                 raise Rejection(405, f"Method {request.method} not allowed on {request.path}")
             record.status = 200
             self.record(record, generation)
-            payload = {"status": "ok"} if request.path == "/health" else {"service": "FakeSequrity"}
-            return json_response(200, payload)
-        match = ROUTE.fullmatch(request.path)
-        if match is None:
+            return json_response(200, listing.get(request.path) or route_listing())
+        route = route_for(request.path)
+        if route is None:
             raise Rejection(
                 404, f"Not Found: {request.method} {request.path} is not a Sequrity Control route"
             )
-        record.endpoint_type = match["endpoint_type"]  # type: ignore[assignment]
-        record.provider = match["provider"]  # type: ignore[assignment]
-        api: Api = match["api"]  # type: ignore[assignment]
-        record.api = api
+        record.endpoint_type, record.provider, record.api = route.endpoint_type, route.provider, route.api
         if request.method != "POST":
             raise Rejection(405, f"Method {request.method} not allowed on {request.path}; use POST")
         authenticate(
             request.headers.get("Authorization"), api_key=self.api_key, check_api_key=self.check_api_key
         )
-        record.features = parse_header(Features, "X-Features", request.headers.get("X-Features"))
-        record.policy = parse_header(Policy, "X-Policy", request.headers.get("X-Policy"))
+        if route.api == "generate":
+            record.body = parse_body(request.get_data(), "generate")
+            with self._lock:
+                delay, scripted = self.next_answer()
+            if isinstance(scripted, ErrorAnswer):
+                return self._error(scripted, record, generation, delay)
+            text = scripted.text if isinstance(scripted, TextAnswer) else None
+            payload = generate_answer(route.provider, record.body, scripted=text)
+            record.status, record.answer = 200, "policies"
+            self.record(record, generation)
+            time.sleep(delay)
+            return json_response(200, payload)
+        api: Api = route.api
+        record.features = parse_header(
+            Features,
+            "X-Features",
+            request.headers.get("X-Features"),
+            accept_unknown=self.accept_unknown_fields,
+        )
+        record.policy = parse_header(
+            Policy, "X-Policy", request.headers.get("X-Policy"), accept_unknown=self.accept_unknown_fields
+        )
         check_policy_code(record.policy)
-        record.config = parse_header(Config, "X-Config", request.headers.get("X-Config"))
+        record.config = parse_header(
+            Config, "X-Config", request.headers.get("X-Config"), accept_unknown=self.accept_unknown_fields
+        )
         body = parse_body(request.get_data(), api)
         record.body = body
         arch: Arch = (
@@ -185,11 +237,7 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
                 )
 
         if isinstance(item, ErrorAnswer):
-            record.status, record.answer = item.status, "error"
-            record.detail = item.detail if isinstance(item.detail, str) else json.dumps(item.detail)
-            self.record(record, generation)
-            time.sleep(delay)
-            return json_response(item.status, {"detail": item.detail}, item.headers)
+            return self._error(item, record, generation, delay)
 
         assert record.session_id is not None
         reply = _responses.make_reply(
@@ -206,6 +254,12 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
         time.sleep(delay)
         headers = {"X-Session-ID": record.session_id}
         model = str(body["model"])
+        if api == "messages":
+            if body.get("stream") is True:
+                headers["Cache-Control"] = "no-cache"
+                events = _messages.message_events(reply, model=model)
+                return Response(events, status=200, headers=headers, mimetype="text/event-stream")
+            return json_response(200, _messages.message_object(reply, model=model), headers)
         if body.get("stream") is True:
             if api == "chat/completions":
                 options = body.get("stream_options")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._headers import Config, Features, Policy
-from .._routes import EndpointType, Provider
+from .._routes import Provider, RouteEndpoint
 from .._sessions import session_id_of_tool_call_id
 
 if TYPE_CHECKING:
@@ -25,21 +25,22 @@ __all__ = [
     "tools_that_ran",
 ]
 
-Api = Literal["chat/completions", "responses"]
+# The APIs a conversation runs on (policy generation has no session and is answered apart).
+Api = Literal["chat/completions", "responses", "messages"]
 Arch = Literal["single-llm", "dual-llm"]
 
 
-def input_items(body: Any, api: Api | None = None) -> list[Mapping[str, Any]]:
+def input_items(body: Any, api: Api | Literal["generate"] | None = None) -> list[Mapping[str, Any]]:
     """The chat ``messages`` or Responses ``input`` items of a body; a bare string is one user message.
 
     Without ``api`` (a request the fake did not route), ``messages`` is read, else ``input``.
     """
     if not isinstance(body, Mapping):
         return []
-    if api is None:
+    if api is None or api == "generate":
         raw = body.get("messages", body.get("input"))
     else:
-        raw = body.get("messages") if api == "chat/completions" else body.get("input")
+        raw = body.get("input") if api == "responses" else body.get("messages")
     if isinstance(raw, str):
         return [{"role": "user", "content": raw}]
     if not isinstance(raw, list):
@@ -53,9 +54,9 @@ class RecordedRequest:
 
     method: str
     path: str
-    endpoint_type: EndpointType | None = None
+    endpoint_type: RouteEndpoint | None = None
     provider: Provider | None = None
-    api: Api | None = None
+    api: Api | Literal["generate"] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
     features: Features | None = None
@@ -101,20 +102,33 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+def _blocks(item: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]:
+    """The Anthropic content blocks of type ``kind`` in a message."""
+    content = item.get("content")
+    if not isinstance(content, list):
+        return []
+    return [b for b in content if isinstance(b, Mapping) and b.get("type") == kind]
+
+
 def _is_tool_result(api: Api, item: Mapping[str, Any]) -> bool:
     if api == "chat/completions":
         return item.get("role") == "tool"
+    if api == "messages":
+        return item.get("role") == "user" and bool(_blocks(item, "tool_result"))
     return item.get("type") == "function_call_output"
 
 
-def _result_id(api: Api, item: Mapping[str, Any]) -> str:
-    value = item.get("tool_call_id" if api == "chat/completions" else "call_id")
-    return value if isinstance(value, str) else ""
+def _result_ids(api: Api, item: Mapping[str, Any]) -> list[str]:
+    if api == "messages":
+        values = [b.get("tool_use_id") for b in _blocks(item, "tool_result")]
+    else:
+        values = [item.get("tool_call_id" if api == "chat/completions" else "call_id")]
+    return [v if isinstance(v, str) else "" for v in values]
 
 
 def last_user_text(api: Api, body: Mapping[str, Any]) -> str:
     for item in reversed(input_items(body, api)):
-        if item.get("role") == "user":
+        if item.get("role") == "user" and not (api == "messages" and _is_tool_result(api, item)):
             return _text_of(item.get("content"))
     return ""
 
@@ -124,20 +138,27 @@ def carried_sessions(api: Api, body: Mapping[str, Any]) -> list[str]:
     found: list[str] = []
     for item in input_items(body, api):
         if _is_tool_result(api, item):
-            session_id = session_id_of_tool_call_id(_result_id(api, item))
-            if session_id and session_id not in found:
-                found.append(session_id)
+            for result_id in _result_ids(api, item):
+                session_id = session_id_of_tool_call_id(result_id)
+                if session_id and session_id not in found:
+                    found.append(session_id)
     return found
 
 
 def tool_results(api: Api, body: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(tool call id, output text) of each tool result the request carries, in order."""
-    key = "content" if api == "chat/completions" else "output"
-    return [
-        (_result_id(api, item), _text_of(item.get(key)))
-        for item in input_items(body, api)
-        if _is_tool_result(api, item)
-    ]
+    found: list[tuple[str, str]] = []
+    for item in input_items(body, api):
+        if not _is_tool_result(api, item):
+            continue
+        if api == "messages":
+            for block in _blocks(item, "tool_result"):
+                call_id = block.get("tool_use_id")
+                found.append((call_id if isinstance(call_id, str) else "", _text_of(block.get("content"))))
+        else:
+            key = "content" if api == "chat/completions" else "output"
+            found.append((_result_ids(api, item)[0], _text_of(item.get(key))))
+    return found
 
 
 def starts_turn(api: Api, body: Mapping[str, Any]) -> bool:
@@ -158,12 +179,16 @@ def tools_that_ran(api: Api, body: Mapping[str, Any]) -> list[str]:
             for call in item.get("tool_calls") or []:
                 if isinstance(call, Mapping) and isinstance(call.get("function"), Mapping):
                     names[str(call.get("id"))] = str(call["function"].get("name"))
+        elif api == "messages":
+            for block in _blocks(item, "tool_use"):
+                names[str(block.get("id"))] = str(block.get("name"))
         elif item.get("type") == "function_call":
             names[str(item.get("call_id"))] = str(item.get("name"))
     ran: list[str] = []
     for item in items:
         if _is_tool_result(api, item):
-            name = names.get(_result_id(api, item))
-            if name and name not in ran:
-                ran.append(name)
+            for result_id in _result_ids(api, item):
+                name = names.get(result_id)
+                if name and name not in ran:
+                    ran.append(name)
     return ran

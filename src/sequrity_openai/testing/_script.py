@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
+from .._denials import CONTROL_FLOW_VIOLATION, tool_denial_message
 from ._policy_args import late_bound
 
 __all__ = [
@@ -87,11 +88,9 @@ Answer: TypeAlias = TextAnswer | ToolCallAnswer | DenialAnswer | ErrorAnswer
 
 
 def default_denial(tool: str) -> str:
-    """The message of a scripted denial of ``tool`` when the test gives none."""
-    return (
-        f"Tool call {tool} denied by argument checking policies. "
-        f"The arguments given to {tool} do not satisfy the policy (scripted by FakeSequrity)."
-    )
+    """The message of a scripted denial of ``tool`` when the test gives none: the service's
+    wording, ``Tool call to 'send_email' is denied by argument checking policies. Context: ...``."""
+    return tool_denial_message(tool, "{'scripted_by': 'FakeSequrity'}")
 
 
 _UNSET: Final = object()
@@ -153,9 +152,17 @@ class Scripting:
             raise ValueError("queue_tool_calls() needs at least one call")
         self.queue(ToolCallAnswer(built))
 
-    def queue_denial(self, message: str | None = None, *, tool: str = "send_email") -> None:
-        """A dual-llm failure document saying a policy denied ``tool``."""
-        self.queue(DenialAnswer(message or default_denial(tool), tool))
+    def queue_denial(
+        self, message: str | None = None, *, tool: str = "send_email", control_flow: bool = False
+    ) -> None:
+        """A dual-llm failure document saying a policy denied ``tool`` (in the service's wording).
+
+        ``control_flow=True`` gives the service's branching denial instead:
+        ``Control flow violation detected during program execution.``
+        """
+        if message is None:
+            message = CONTROL_FLOW_VIOLATION if control_flow else default_denial(tool)
+        self.queue(DenialAnswer(message, tool))
 
     def queue_error(
         self, status: int, detail: object = "scripted error", *, headers: Mapping[str, str] | None = None
