@@ -7,6 +7,7 @@ server. ``to_header()`` gives the compact ASCII JSON that goes on the wire; fiel
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, TypeVar
@@ -511,6 +512,12 @@ ConfigInput = Config | Mapping[str, Any] | str
 _ARCH_SHORTHAND = {"single-llm": Features.single_llm, "dual-llm": Features.dual_llm}
 
 
+def _near_arch(text: str) -> str | None:
+    """The shorthand a near miss (``dual_llm``, ``DUAL``, ``single``) was meant to be."""
+    guess = difflib.get_close_matches(text.lower().replace("_", "-"), list(_ARCH_SHORTHAND), n=1, cutoff=0.6)
+    return guess[0] if guess else None
+
+
 def coerce(model: type[_M], value: _M | Mapping[str, Any] | str, source: str) -> _M:
     """Turn a model, a mapping or a JSON string into ``model``; errors name ``source``."""
     if isinstance(value, model):
@@ -520,6 +527,10 @@ def coerce(model: type[_M], value: _M | Mapping[str, Any] | str, source: str) ->
             text = value.strip()
             if model is Features and text in _ARCH_SHORTHAND:
                 return _ARCH_SHORTHAND[text]()  # type: ignore[return-value]
+            if model is Features and (guess := _near_arch(text)):
+                raise ConfigurationError(
+                    f"{source}: {text!r} is not an agent architecture; did you mean {guess!r}?"
+                )
             return model.model_validate_json(text)
         if isinstance(value, Mapping):
             return model.model_validate(dict(value))
