@@ -23,14 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 import sequrity_openai as sq
 from sequrity_openai import cli
-from sequrity_openai._cli_demo import LABEL
 from sequrity_openai.testing import FakeSequrity, RecordedRequest, default_denial
 
 KEY = "sq-cli-secret-0123456789abcdef"
 LLM_KEY = "or-cli-secret-fedcba9876543210"
+SESSION = "3f0c2b1a-0000-4000-8000-0123456789ab"
+LABEL = "[local fake] "
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -135,16 +137,16 @@ def spawned() -> Iterator[Spawned]:
 # --------------------------------------------------------------------------- subprocesses
 
 
-def test_every_command_and_exit_code_as_a_subprocess(spawned: Spawned) -> None:
-    ok, denied, failed, unusable, config = (
-        _collect(spawned.procs[name]) for name in ("ok", "denied", "failed", "unusable", "config")
-    )
-    assert spawned.denier.pending == [] and spawned.failer.pending == []
-
+def test_chat_streams_through_the_console_script(spawned: Spawned) -> None:
+    ok = _collect(spawned.procs["ok"])
     assert (ok.code, ok.err) == (0, "")
     assert ok.lines == ["echo: hello cli", f"session: {last(spawned.echoer).session_id}"]
     assert last(spawned.echoer).body["stream"] is True
 
+
+def test_chat_denial_exits_3_with_one_json_object(spawned: Spawned) -> None:
+    denied = _collect(spawned.procs["denied"])
+    assert spawned.denier.pending == []
     assert denied.code == 3
     document = json.loads(denied.out)
     assert document["status"] == "denied"
@@ -152,15 +154,25 @@ def test_every_command_and_exit_code_as_a_subprocess(spawned: Spawned) -> None:
     assert document["error"]["message"] == default_denial("send_email")
     assert denied.err == f"sequrity-openai: error: policy denied: {document['error']['message']}\n"
 
-    assert failed.code == 1
+
+def test_chat_http_failure_exits_1_in_one_line(spawned: Spawned) -> None:
+    failed = _collect(spawned.procs["failed"])
+    assert spawned.failer.pending == []
+    assert (failed.code, failed.out) == (1, "")
     assert failed.err.startswith("sequrity-openai: error: AuthenticationError: Error code: 401")
     assert "is not a Sequrity key" in failed.err and failed.err.count("\n") == 1
 
-    assert (unusable.code, unusable.out) == (2, "")
-    assert unusable.err.startswith("sequrity-openai: error: no Sequrity API key: set SEQURITY_API_KEY.")
-    assert unusable.err.count("\n") == 1
 
-    assert config.code == 0
+def test_missing_sequrity_key_exits_2(spawned: Spawned) -> None:
+    unusable = _collect(spawned.procs["unusable"])
+    assert (unusable.code, unusable.out) == (2, "")
+    assert unusable.err.startswith("sequrity-openai: error: no Sequrity API key:")
+    assert "SEQURITY_API_KEY" in unusable.err.splitlines()[0]
+
+
+def test_config_as_a_subprocess(spawned: Spawned) -> None:
+    config = _collect(spawned.procs["config"])
+    assert (config.code, config.err) == (0, "")
     assert "route: https://api.sequrity.ai/control/chat/v1" in config.lines
     assert "  Authorization: Bearer ****cdef" in config.lines
 
@@ -184,9 +196,9 @@ def _banner(proc: subprocess.Popen[str]) -> tuple[str, queue.Queue[str], threadi
             if proc.poll() is not None or time.monotonic() > deadline:
                 err = proc.stderr.read() if proc.poll() is not None and proc.stderr else ""
                 pytest.fail(f"no banner from fake-server (exit {proc.poll()}): {banner} {err}")
-    url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", banner[0])
+    url = re.search(r"export SEQURITY_BASE_URL=(http://127\.0\.0\.1:(\d+))$", "\n".join(banner), re.M)
     assert url is not None, banner
-    assert f"  export SEQURITY_BASE_URL={url.group(1)}" in banner
+    assert banner[0].endswith(f"listening on 127.0.0.1 port {url.group(2)}")
     assert "  export SEQURITY_API_KEY=sq-test-key" in banner
     return url.group(1), lines, reader
 
@@ -235,9 +247,11 @@ def test_demo_runs_offline_with_every_line_labelled(spawned: Spawned) -> None:
     assert "final_return_value = 97" in text  # the program, requested with include_program
     assert "model asks for tool get_internal_document" in text
     assert "final answer: The Q3 roadmap ships the offline test kit." in text
-    assert "DENIED (sq.PolicyViolation, scripted): Tool call send_email denied" in text
+    assert f"DENIED (sq.PolicyViolation, scripted):\n{LABEL}     Tool call send_email denied" in text
     first = re.search(rf"1\. single-llm.*?session:\s+({UUID.pattern})", text, re.DOTALL)
-    resumed = re.search(rf"sent X-Session-ID ({UUID.pattern}); turn 2 of session ({UUID.pattern})", text)
+    resumed = re.search(
+        rf"sent X-Session-ID ({UUID.pattern});\n{re.escape(LABEL)}   turn 2 of session ({UUID.pattern})", text
+    )
     assert first is not None and resumed is not None
     assert resumed.group(1) == resumed.group(2) == first.group(1)
 
@@ -407,20 +421,46 @@ def test_chat_failures_exit_1_in_one_redacted_line(
     assert f"127.0.0.1:{port}" in down.err
 
 
-def test_execution_failure_that_is_not_a_denial_exits_1() -> None:
+def test_execution_failure_that_is_not_a_denial_exits_1(
+    httpserver: HTTPServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # FakeSequrity scripts denials only; the other failure is a document the service can send.
     document = {
         "status": "failure",
         "final_return_value": None,
         "error": {"code": "E42", "message": "tool raised"},
     }
-    outcome = cli._Outcome()
-    cli._interpret(json.dumps(document), [], outcome)
-    assert (outcome.status, outcome.exit_code, outcome.error) == (
-        "failure",
-        1,
-        {"type": "SequrityExecutionError", "message": "tool raised", "code": "E42"},
+    answer = {
+        "id": "c1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": json.dumps(document)},
+            }
+        ],
+    }
+    httpserver.expect_request("/control/chat/v1/chat/completions").respond_with_json(
+        answer, headers={"X-Session-ID": "0" * 8 + "-0000-0000-0000-" + "0" * 12}
     )
+    monkeypatch.setenv("SEQURITY_API_KEY", KEY)
+    run = invoke(
+        capsys, "chat", "x", "--features", "dual-llm", "--base-url", httpserver.url_for("/"), "--json"
+    )
+    assert run.code == 1
+    assert json.loads(run.out)["error"] == {
+        "type": "SequrityExecutionError",
+        "message": "tool raised",
+        "code": "E42",
+    }
+    assert json.loads(run.out)["status"] == "failure"
+    assert run.err == "sequrity-openai: error: tool raised\n"
+    text = invoke(capsys, "chat", "x", "--features", "dual-llm", "--base-url", httpserver.url_for("/"))
+    assert (text.code, text.out) == (1, "")  # nothing on stdout for a failed call
+    assert text.err == "sequrity-openai: error: tool raised (session 00000000-0000-0000-0000-000000000000)\n"
 
 
 def test_usage_and_configuration_errors_exit_2(
@@ -431,20 +471,19 @@ def test_usage_and_configuration_errors_exit_2(
     nothing = invoke(capsys)
     assert nothing.code == 2 and "COMMAND" in nothing.err
     bad_arch = invoke(capsys, "chat", "x", "--arch", "triple-llm")
-    assert bad_arch.code == 2 and "invalid choice: 'triple-llm'" in bad_arch.err
+    assert bad_arch.code == 2 and "'triple-llm'" in bad_arch.err
     no_model = invoke(capsys, "chat", "x", "--provider", "anthropic")
     assert (
         no_model.code == 2
-        and no_model.err == "sequrity-openai: error: --model is required with provider 'anthropic'\n"
+        and no_model.err == "sequrity-openai: error: --model is required with --provider anthropic\n"
     )
     bad_config = invoke(capsys, "chat", "x", "--config", '{"fsm": {"max_n_turns": 0}}', "--json")
     assert bad_config.code == 2
     assert json.loads(bad_config.out)["status"] == "error"
-    assert bad_config.err.startswith(
-        "sequrity-openai: error: --config: invalid X-Config value: fsm.max_n_turns"
-    )
+    assert bad_config.err.startswith("sequrity-openai: error: ")
+    assert "config: invalid X-Config value: fsm.max_n_turns" in bad_config.err
     insecure = invoke(capsys, "config", "--base-url", "http://sequrity.example.com")
-    assert insecure.code == 2 and insecure.err.startswith("sequrity-openai: error: --base-url: ")
+    assert insecure.code == 2 and "http://sequrity.example.com" in insecure.err
     assert (
         invoke(capsys, "config", "--base-url", "http://sequrity.example.com", "--allow-insecure-http").code
         == 0
@@ -454,7 +493,7 @@ def test_usage_and_configuration_errors_exit_2(
     monkeypatch.delenv("SEQURITY_API_KEY")
     no_key = invoke(capsys, "chat", "x", "--json")
     assert (no_key.code, json.loads(no_key.out)["status"]) == (2, "error")
-    assert no_key.err.startswith("sequrity-openai: error: no Sequrity API key: set SEQURITY_API_KEY.")
+    assert no_key.err.startswith("sequrity-openai: error: no Sequrity API key:")
     assert bad_env.code == 2
     assert bad_env.err.startswith(
         "sequrity-openai: error: environment variable SEQURITY_POLICY: invalid X-Policy"
@@ -471,22 +510,22 @@ def test_config_shows_values_origins_route_and_masked_headers(
     monkeypatch.setenv("SEQURITY_API_KEY", KEY)
     monkeypatch.setenv("OPENAI_API_KEY", LLM_KEY)
     monkeypatch.setenv("SEQURITY_CONFIG", '{"fsm":{"max_n_turns":3}}')
-    run = invoke(capsys, "config", "--provider", "openai", "--arch", "dual-llm", "--session-id", "abc")
+    run = invoke(capsys, "config", "--provider", "openai", "--arch", "dual-llm", "--session-id", SESSION)
     rows = {line.split()[0]: line.split(maxsplit=3)[1:] for line in run.lines[1:10]}
     assert rows["api_key"] == ["env", "SEQURITY_API_KEY", "****cdef"]
     assert rows["llm_api_key"] == ["env", "OPENAI_API_KEY", "****3210"]
     assert rows["provider"] == ["argument", "--provider", "openai"]
     assert rows["endpoint_type"] == ["default", "chat"]
-    assert rows["features"] == ["argument", "--arch", '{"agent_arch":"dual-llm"}']
+    assert rows["features"] == ["argument", "--features", '{"agent_arch":"dual-llm"}']
     assert rows["config"] == ["env", "SEQURITY_CONFIG", '{"fsm":{"max_n_turns":3}}']
-    assert rows["session_id"] == ["argument", "--session-id", "abc"]
+    assert rows["session_id"] == ["argument", "--session-id", SESSION]
     assert "route: https://api.sequrity.ai/control/chat/openai/v1" in run.lines
     assert run.lines[-5:] == [
         "  Authorization: Bearer ****cdef",
         "  X-Api-Key: ****3210",
         '  X-Features: {"agent_arch":"dual-llm"}',
         '  X-Config: {"fsm":{"max_n_turns":3}}',
-        "  X-Session-ID: abc",
+        f"  X-Session-ID: {SESSION}",
     ]
 
     as_json = json.loads(
@@ -551,7 +590,7 @@ def test_demo_with_a_key_prints_the_commands_and_calls_nothing(
     run = invoke(capsys, "demo")
     assert (run.code, run.err) == (0, "")
     assert "SEQURITY_API_KEY is set" in run.out
-    assert '  sequrity-openai chat "What is the capital of France?" --arch single-llm' in run.lines
+    assert "  sequrity-openai chat What is the capital of France? --features single-llm" in run.lines
     assert env.requests == []
 
 

@@ -64,12 +64,12 @@ def _banner(args: argparse.Namespace, port_number: int) -> list[str]:
 def _describe(record: RecordedRequest) -> list[str]:
     outcome = record.answer or ("rejected" if record.rejected else "")
     line = f"{record.method} {record.path} -> {record.status} {outcome}".rstrip()
-    if record.session_id:
-        state = "new" if record.new_session else "continued"
-        line += f", session {record.session_id} ({state})"
     if record.rejected and record.detail:
         line += f": {record.detail}"
     lines = [line]
+    if record.session_id:
+        state = "new" if record.new_session else "continued"
+        lines.append(f"    session: {record.session_id} ({state})")
     for name in _LOGGED_HEADERS:
         value = record.header(name)
         if value is None:
