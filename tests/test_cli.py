@@ -27,6 +27,7 @@ from pytest_httpserver import HTTPServer
 
 import sequrity_openai as sq
 from sequrity_openai import cli
+from sequrity_openai.cli._output import configuration_hint
 from sequrity_openai.testing import FakeSequrity, RecordedRequest, default_denial
 
 KEY = "sq-cli-secret-0123456789abcdef"
@@ -611,3 +612,114 @@ def test_fake_server_on_a_busy_port_exits_1(capsys: pytest.CaptureFixture[str]) 
         .err.splitlines()[-1]
         .startswith(f"sequrity-openai: error: cannot listen on 127.0.0.1:{port}")
     )
+
+
+# --------------------------------------------------------------------------- usage details in-process
+# (each behaviour also runs as a process in test_cli_process.py; these cover more inputs cheaply)
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["chat", "x", "--timeout", "nan"], "--timeout"),
+        (["chat", "x", "--timeout", "inf"], "--timeout"),
+        (["chat", "x", "--timeout", "soon"], "--timeout"),
+        (["chat", "x", "--timeout", "-2"], "--timeout"),
+        (["chat", "x", "--max-retries", "1.5"], "--max-retries"),
+        (["fake-server", "--port=-1"], "--port"),
+        (["fake-server", "--port", "http"], "--port"),
+        (["config", "--session-id", "x" * 37], "--session-id"),
+    ],
+)
+def test_bad_values_are_usage_errors_naming_the_flag(
+    argv: list[str], flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = invoke(capsys, *argv)
+    assert (run.code, run.out) == (2, "")
+    assert f"error: argument {flag}: " in run.err
+
+
+@pytest.mark.parametrize(
+    ("value", "wanted"), [("dual", "dual-llm"), ("DUAL_LLM", "dual-llm"), ("Single", "single-llm")]
+)
+def test_near_miss_architecture_flags(
+    value: str, wanted: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEQURITY_API_KEY", KEY)
+    run = invoke(capsys, "headers", "--arch", value)
+    assert run.code == 2
+    assert run.err.splitlines()[0].endswith(
+        f"{value!r} is not an agent architecture; did you mean {wanted!r}?"
+    )
+
+
+def test_help_of_every_command_fits_in_100_columns_on_a_wide_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    for argv in (["--help"], *([c, "--help"] for c in ("demo", "chat", "config", "headers", "fake-server"))):
+        run = invoke(capsys, *argv)
+        assert run.code == 0
+        assert max(len(line) for line in run.lines) <= 100, argv
+
+
+def test_demo_with_a_key_fits_in_100_columns(env: FakeSequrity, capsys: pytest.CaptureFixture[str]) -> None:
+    run = invoke(capsys, "demo")
+    assert max(len(line) for line in run.lines) <= 100
+
+
+@pytest.mark.parametrize(
+    ("fields", "hint"),
+    [
+        ({"setting": "base_url", "origin": "argument"}, "on the command line, base_url is --base-url"),
+        (
+            {"setting": "allow_insecure_http", "origin": "default"},
+            "on the command line, allow_insecure_http is --allow-insecure-http",
+        ),
+        (
+            {"setting": "config", "origin": "environment", "env_var": "SEQURITY_CONFIG"},
+            "the value came from SEQURITY_CONFIG; --config overrides it",
+        ),
+        (
+            {"setting": "api_key", "origin": "default", "env_var": "SEQURITY_API_KEY"},
+            "the command line reads api_key from the environment only (SEQURITY_API_KEY)",
+        ),
+        ({}, None),
+    ],
+)
+def test_configuration_errors_are_rendered_from_their_fields(
+    fields: dict[str, str], hint: str | None
+) -> None:
+    # The message is never rewritten; the fields add the hint that names this CLI's option.
+    exc = sq.ConfigurationError("argument base_url: the library's own words", **fields)  # type: ignore[arg-type]
+    assert configuration_hint(exc) == hint
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs the raise sites to fill ConfigurationError.setting (parallel branch); remove this mark then",
+)
+def test_plain_http_refusal_names_the_cli_flags(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEQURITY_API_KEY", KEY)
+    run = invoke(capsys, "config", "--base-url", "http://sequrity.example.com")
+    assert run.code == 2
+    hint = run.err.splitlines()[-1]
+    assert hint.startswith("sequrity-openai: hint: ")
+    assert "--allow-insecure-http" in hint or "--base-url" in hint
+
+
+def test_config_says_which_provider_key_is_sent_and_why(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEQURITY_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_API_KEY", LLM_KEY)
+    chosen = " ".join(invoke(capsys, "config", "--provider", "openai").out.split())
+    assert "provider key: OPENAI_API_KEY, the key variable of provider openai" in chosen
+    assert "SEQURITY_PROVIDER=" not in chosen
+    monkeypatch.setenv("SEQURITY_LLM_API_KEY", LLM_KEY)
+    document = json.loads(invoke(capsys, "config", "--json").out)
+    assert document["provider_key"] == [
+        "provider key: SEQURITY_LLM_API_KEY, which is sent whatever the provider."
+    ]

@@ -59,7 +59,7 @@ def provider_key_notes(settings: Settings, environ: Mapping[str, str]) -> list[s
         ]
     readable = f"{_settings.ENV_LLM_API_KEY} or {variable}" if variable else _settings.ENV_LLM_API_KEY
     notes = [
-        f"provider key: none sent. {route.capitalize()} reads {readable}, and none is set; "
+        f"provider key: none sent. {route[0].upper()}{route[1:]} reads {readable}, and none is set; "
         "Sequrity then uses its own key and checks the model against its allow list."
     ]
     for var, suggested in _SUGGESTED_PROVIDER.items():
