@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -23,6 +24,12 @@ PolicyInput = Policy | Mapping[str, Any] | str
 ConfigInput = Config | Mapping[str, Any] | str
 
 _ARCH_SHORTHAND = {"single-llm": Features.single_llm, "dual-llm": Features.dual_llm}
+
+
+def _near_arch(text: str) -> str | None:
+    """The shorthand a near miss (``dual_llm``, ``DUAL``, ``single``) was meant to be."""
+    guess = difflib.get_close_matches(text.lower().replace("_", "-"), list(_ARCH_SHORTHAND), n=1, cutoff=0.6)
+    return guess[0] if guess else None
 
 
 def coerce(model: type[_M], value: _M | Mapping[str, Any] | str, source: str) -> _M:
@@ -47,6 +54,10 @@ def _coerce(model: type[_M], value: _M | Mapping[str, Any] | str, source: str) -
             text = value.strip()
             if model is Features and text in _ARCH_SHORTHAND:
                 return _ARCH_SHORTHAND[text]()  # type: ignore[return-value]
+            if model is Features and (guess := _near_arch(text)):
+                raise ConfigurationError(
+                    f"{source}: {text!r} is not an agent architecture; did you mean {guess!r}?"
+                )
             return model.model_validate_json(text)
         if isinstance(value, Mapping):
             return model.model_validate(dict(value))
