@@ -7,7 +7,7 @@ import re
 import reprlib
 from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from ._exceptions import PolicyViolation, SequrityExecutionError
 from ._sessions import session_id_of
@@ -33,6 +33,9 @@ _DENIAL = re.compile(
     re.IGNORECASE,
 )
 _DENIAL_CODE = re.compile(r"polic[a-z_ -]*(?:violat|den)|(?:violat|den)[a-z_ -]*polic", re.IGNORECASE)
+# The extra field on a message (or Responses message item, or stream delta) that keeps the
+# service's content word for word when the value was put in ``content`` (see _presentation).
+DOCUMENT_FIELD: Final = "sequrity_content"
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = _SHORT.maxother = 2000
 
@@ -83,17 +86,24 @@ class DualLlmResult:
         # Without an explanation, a check in the history that denied something is the cause.
         return not self.error.message.strip() and _history_denied(self.policy_check_history)
 
+    @property
+    def explanation(self) -> str | None:
+        """Why a failed run failed: the service's message word for word, else a short stand-in."""
+        if self.status != "failure":
+            return None
+        if self.error and self.error.message.strip():
+            return self.error.message
+        code = self.error.code if self.error else None
+        return f"dual-llm execution failed ({code})" if code else "dual-llm execution failed"
+
     def raise_for_status(self) -> DualLlmResult:
         """Return self on success; raise ``PolicyViolation`` or ``SequrityExecutionError`` on failure.
 
         An ``"unknown"`` status (plain content) does not raise.
         """
-        if self.status != "failure":
+        message = self.explanation
+        if message is None:
             return self
-        message = self.error.message if self.error and self.error.message.strip() else ""
-        if not message:
-            code = self.error.code if self.error else None
-            message = f"dual-llm execution failed ({code})" if code else "dual-llm execution failed"
         if self.is_policy_violation:
             raise PolicyViolation(message, result=self)
         raise SequrityExecutionError(message, result=self)
@@ -131,6 +141,19 @@ def _get(obj: object, name: str) -> Any:
     return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
 
 
+def _kept_document(obj: object) -> str | None:
+    """The service's content kept beside a presented value (message, Responses output), if any."""
+    kept = _get(obj, DOCUMENT_FIELD)
+    if isinstance(kept, str):
+        return kept
+    output = _get(obj, "output")  # a Responses API Response: its message item keeps it
+    for item in output if isinstance(output, list) else ():
+        kept = _get(item, DOCUMENT_FIELD)
+        if isinstance(kept, str):
+            return kept
+    return None
+
+
 def _content_of(obj: object) -> str | None:
     """The text of a ChatCompletion, a message (object or dict), a string, bytes or a collected stream."""
     if obj is None or isinstance(obj, str):
@@ -138,12 +161,15 @@ def _content_of(obj: object) -> str | None:
     if isinstance(obj, (bytes, bytearray)):
         return bytes(obj).decode("utf-8", errors="replace")
     if isinstance(obj, CollectedStream):
-        return obj.text
+        return obj.document if obj.document is not None else obj.text
     choices = _get(obj, "choices")
     if isinstance(choices, list):
         if not choices:
             return None
         obj = _get(choices[0], "message")
+    kept = _kept_document(obj)
+    if kept is not None:
+        return kept
     content = _get(obj, "content")
     if isinstance(content, str):
         return content
@@ -229,6 +255,9 @@ class CollectedStream:
 
     text: str = ""
     session_id: str | None = None
+    # What the service sent when the value was presented as ``text`` (see docs/architectures.md).
+    document: str | None = None
+    refusal: str | None = None
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     model: str | None = None
@@ -246,6 +275,11 @@ class CollectedStream:
             delta = choice.delta
             if delta.content:
                 self.text += delta.content
+            if getattr(delta, "refusal", None):
+                self.refusal = (self.refusal or "") + delta.refusal
+            kept = getattr(delta, DOCUMENT_FIELD, None)
+            if isinstance(kept, str):
+                self.document = (self.document or "") + kept
             for call in delta.tool_calls or []:
                 while len(self.tool_calls) <= call.index:
                     self.tool_calls.append(
@@ -271,8 +305,8 @@ class CollectedStream:
         return self
 
     def result(self) -> DualLlmResult:
-        """The collected text parsed with :func:`parse_result`."""
-        return parse_result(self.text)
+        """The collected answer parsed with :func:`parse_result` (the kept document, else the text)."""
+        return parse_result(self)
 
 
 def collect_stream(stream: Iterable[Any]) -> CollectedStream:
