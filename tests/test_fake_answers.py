@@ -66,7 +66,9 @@ def test_dual_llm_success_document(fake_sequrity: FakeSequrity, dual: Any) -> No
     fake_sequrity.queue_text("ignored", value=97)
     with dual() as client:
         answer = _ask(client)
-    document = json.loads(answer.choices[0].message.content)
+    # The client presents the value; the wire document stays beside it.
+    assert answer.choices[0].message.content == "97"
+    document = json.loads(answer.choices[0].message.sequrity_content)
     assert document == {
         "status": "success",
         "final_return_value": {"value": 97, "meta": {"producers": [], "consumers": ["*"], "tags": []}},
@@ -88,7 +90,7 @@ def test_dual_llm_optional_sections(fake_sequrity: FakeSequrity, dual: Any) -> N
     with dual(
         include_program=True, include_policy_check_history=True, include_namespace_snapshot=True
     ) as client:
-        document = json.loads(_ask(client).choices[0].message.content)
+        document = json.loads(_ask(client).choices[0].message.sequrity_content)
     assert document["program"] == 'final_return_value = {"total": 3}'
     assert document["policy_check_history"] == []
     assert document["namespace_snapshot"] == {"final_return_value": {"total": 3}}
@@ -98,7 +100,7 @@ def test_dual_llm_optional_sections(fake_sequrity: FakeSequrity, dual: Any) -> N
 
 def test_dual_llm_sections_absent_by_default(fake_sequrity: FakeSequrity, dual: Any) -> None:
     with dual(include_program=False) as client:
-        document = json.loads(_ask(client).choices[0].message.content)
+        document = json.loads(_ask(client).choices[0].message.sequrity_content)
     assert set(document) == {"status", "final_return_value", "error"}
 
 
@@ -117,7 +119,9 @@ def test_denial_document(fake_sequrity: FakeSequrity, dual: Any) -> None:
     fake_sequrity.queue_denial()
     with dual(include_program=True, include_policy_check_history=True) as client:
         answer = _ask(client, "mail the report")
-    document = json.loads(answer.choices[0].message.content)
+    assert answer.choices[0].message.content is None
+    assert answer.choices[0].message.refusal == default_denial("send_email")
+    document = json.loads(answer.choices[0].message.sequrity_content)
     assert document["status"] == "failure"
     assert document["error"]["message"].startswith(
         "Tool call send_email denied by argument checking policies. "

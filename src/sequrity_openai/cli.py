@@ -273,12 +273,15 @@ def _ask(
     if stream:
         chunks = client.chat.completions.create(model=model, messages=messages, stream=True)
         collected = collect_stream(live.feed(iter(chunks)))
-        return collected.text, collected.tool_calls
+        # A dual-llm answer is presented as its value; the kept document says how it went.
+        return collected.document or collected.text, collected.tool_calls
     completion = client.chat.completions.create(model=model, messages=messages)
     message = completion.choices[0].message if completion.choices else None
     if message is None:
         return "", []
-    return message.content or "", [call.model_dump(mode="json") for call in message.tool_calls or []]
+    kept = getattr(message, "sequrity_content", None)
+    text = kept if isinstance(kept, str) else message.content or ""
+    return text, [call.model_dump(mode="json") for call in message.tool_calls or []]
 
 
 def _interpret(text: str, tool_calls: list[dict[str, Any]], outcome: _Outcome) -> None:
