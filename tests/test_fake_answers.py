@@ -10,6 +10,7 @@ import openai
 import pytest
 
 import sequrity_openai as sq
+from _payloads import offer, offer_responses
 from sequrity_openai.testing import FakeSequrity, default_denial
 
 USER = [{"role": "user", "content": "what is 2+2?"}]
@@ -161,10 +162,11 @@ def test_tool_calls_from_tools_that_ran_show_as_producers(fake_sequrity: FakeSeq
     fake_sequrity.queue_tool_call("get_weather", {"city": "Paris"})
     fake_sequrity.queue_text("sunny")
     with dual(include_policy_check_history=True) as client:
-        first = _ask(client, "weather?")
+        first = _ask(client, "weather?", tools=offer("get_weather"))
         call = first.choices[0].message.tool_calls[0]
         final = client.chat.completions.create(
             model="m",
+            tools=offer("get_weather"),
             messages=[
                 {"role": "user", "content": "weather?"},
                 first.choices[0].message.model_dump(exclude_none=True),
@@ -178,7 +180,7 @@ def test_tool_calls_from_tools_that_ran_show_as_producers(fake_sequrity: FakeSeq
 
 def test_tool_call_message(fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI) -> None:
     fake_sequrity.queue_tool_call("send_email", {"to": "a@b.c", "body": "hi"})
-    answer = _ask(sequrity_client)
+    answer = _ask(sequrity_client, tools=offer("send_email"))
     choice = answer.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content is None
@@ -197,7 +199,7 @@ def test_tool_call_string_arguments_and_call_id(
     fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI
 ) -> None:
     fake_sequrity.queue_tool_call("lookup", '{"q": "x"', call_id="call-1")
-    call = (_ask(sequrity_client).choices[0].message.tool_calls or [])[0]
+    call = (_ask(sequrity_client, tools=offer("lookup")).choices[0].message.tool_calls or [])[0]
     assert call.function.arguments == '{"q": "x"'
     assert call.id.endswith("-call-1")
     assert sq.session_id_of(call.id) == fake_sequrity.requests[-1].session_id
@@ -207,7 +209,7 @@ def test_several_tool_calls_in_one_answer(
     fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI
 ) -> None:
     fake_sequrity.queue_tool_calls([("a", {"n": 1}), ("b", "{}")])
-    calls = _ask(sequrity_client).choices[0].message.tool_calls or []
+    calls = _ask(sequrity_client, tools=offer("a", "b")).choices[0].message.tool_calls or []
     assert [c.function.name for c in calls] == ["a", "b"]
     assert len({c.id for c in calls}) == 2
     with pytest.raises(ValueError, match="at least one"):
@@ -305,7 +307,9 @@ def test_responses_api_text_and_tool_call(
     fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI
 ) -> None:
     fake_sequrity.queue_tool_call("get_weather", {"city": "Oslo"})
-    first = sequrity_client.responses.create(model="m", input="weather in Oslo?")
+    first = sequrity_client.responses.create(
+        model="m", input="weather in Oslo?", tools=offer_responses("get_weather")
+    )
     (call,) = first.output
     assert call.type == "function_call"
     assert call.name == "get_weather"
@@ -342,7 +346,7 @@ def test_responses_api_dual_llm(fake_sequrity: FakeSequrity, dual: Any) -> None:
 
 async def test_async_client(fake_sequrity: FakeSequrity, async_sequrity_client: openai.AsyncOpenAI) -> None:
     fake_sequrity.queue_tool_call("f", {})
-    answer = await async_sequrity_client.chat.completions.create(model="m", messages=USER)
+    answer = await async_sequrity_client.chat.completions.create(model="m", messages=USER, tools=offer("f"))
     assert (answer.choices[0].message.tool_calls or [])[0].function.name == "f"
     again = await async_sequrity_client.chat.completions.create(model="m", messages=USER)
     assert again.choices[0].message.content == "echo: what is 2+2?"

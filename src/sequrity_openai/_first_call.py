@@ -14,6 +14,7 @@ session hook then sees the id and sends it like on any later call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -54,10 +55,8 @@ def _wake(waiter: Any) -> None:
         waiter.set()
         return
     loop, future = waiter
-    try:
+    with contextlib.suppress(RuntimeError):  # its loop is closed: nobody is left to wake
         loop.call_soon_threadsafe(_resolve, future)
-    except RuntimeError:  # its loop is closed: nobody is left to wake
-        pass
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

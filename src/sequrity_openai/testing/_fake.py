@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request, Response
 from .._client import create_async_client, create_client
 from .._headers import Config, Features, Policy
 from . import _responses, _sse
+from ._answer_rules import check_request, shape_answer
 from ._checks import Checks
 from ._request import Api, Arch, RecordedRequest
 from ._route_table import ROUTE, Rejection, authenticate, json_response, parse_body, parse_header
@@ -145,10 +146,15 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
             "dual-llm" if record.features and record.features.agent_arch == "dual-llm" else "single-llm"
         )
         record.arch = arch
+        check_request(api, body)
 
         with self._lock:
             existing, new_turn = self._sessions.resolve(api, body, record.sent_session_id)
             delay, item = self.next_answer()
+            if not isinstance(item, ErrorAnswer):
+                scripted = item
+                item = shape_answer(item, api, body, dual=arch == "dual-llm")
+                record.answer = "echo" if scripted is None else None
             if isinstance(item, ErrorAnswer):
                 record.session_id = existing
             elif existing is None:
@@ -171,12 +177,15 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
             item, api=api, body=body, arch=arch, config=record.config, session_id=record.session_id
         )
         record.status = 200
-        record.answer = {
-            TextAnswer: "text",
-            ToolCallAnswer: "tool_calls",
-            DenialAnswer: "denial",
-            type(None): "echo",
-        }[type(item)]
+        record.answer = (
+            record.answer
+            or {
+                TextAnswer: "text",
+                ToolCallAnswer: "tool_calls",
+                DenialAnswer: "denial",
+                type(None): "echo",
+            }[type(item)]
+        )
         self.record(record, generation)
         time.sleep(delay)
         headers = {"X-Session-ID": record.session_id}
