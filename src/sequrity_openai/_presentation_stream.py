@@ -96,6 +96,9 @@ class ChatEvents(_Events):
         self._held: list[bytes] = []
         self._text: list[str] = []
         self._template: dict[str, Any] | None = None
+        # The opening chunk ({"role": "assistant", "content": ""}) waits for the answer too: a
+        # refusal must not open with an empty content delta.
+        self._opening: dict[str, Any] | None = None
 
     def _event(self, event: bytes) -> bytes:
         data = _data(event)
@@ -130,9 +133,8 @@ class ChatEvents(_Events):
             return self._flush(finish_reason=choice.get("finish_reason"))
         if choice.get("finish_reason") is not None:
             return self._flush() + event
-        return event if not self._held else self._hold(event)
-
-    def _hold(self, event: bytes) -> bytes:
+        if not self._held and "role" in delta and self._opening is None:
+            self._opening = chunk
         self._held.append(event)
         return b""
 
@@ -142,19 +144,29 @@ class ChatEvents(_Events):
         return b"".join(held)
 
     def _flush(self, finish_reason: str | None = None) -> bytes:
-        if not self._held:
+        if self.passing:
             return b""
+        if not self._text or self._template is None:
+            return self._give_up()
         presented = unwrap("".join(self._text))
-        if presented is None or self._template is None:
+        if presented is None:
             return self._give_up()
         content, refusal = presented
         delta: dict[str, Any] = {"content": content, DOCUMENT_FIELD: "".join(self._text)}
+        opening = b""
+        if self._opening is not None:
+            if refusal is not None:
+                first = self._opening["choices"][0]
+                self._opening["choices"] = [{**first, "delta": {**first["delta"], "content": None}}]
+                opening = _encode(self._opening)
+            else:
+                opening = self._held[0]
         if refusal is not None:
             delta["refusal"] = refusal
         choice = {**self._template["choices"][0], "delta": delta, "finish_reason": finish_reason}
         self._held = []
         self.passing = True
-        return _encode({**self._template, "choices": [choice]})
+        return opening + _encode({**self._template, "choices": [choice]})
 
 
 class ResponseEvents(_Events):
