@@ -9,7 +9,6 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-import sequrity_openai as sq
 from sequrity_openai.testing import FakeSequrity
 
 TOOLS: Any = [
@@ -17,7 +16,11 @@ TOOLS: Any = [
         "type": "function",
         "function": {
             "name": "get_weather",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
         },
     }
 ]
@@ -33,7 +36,9 @@ def ordinary_program(client: openai.OpenAI) -> dict[str, Any]:
     out: dict[str, Any] = {}
     chat = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Say hi"}])
     out["chat"] = chat.choices[0].message.content
-    stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Count"}], stream=True)
+    stream = client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "Count"}], stream=True
+    )
     out["stream"] = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
 
     messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]

@@ -21,9 +21,16 @@ ROUTE = "/control/chat/v1/chat/completions"
 
 def document(value: Any = None, *, error: str | None = None) -> str:
     if error is not None:
-        return json.dumps({"status": "failure", "final_return_value": None, "error": {"code": None, "message": error}})
+        return json.dumps(
+            {"status": "failure", "final_return_value": None, "error": {"code": None, "message": error}}
+        )
     return json.dumps(
-        {"status": "success", "final_return_value": {"value": value, "meta": {}}, "error": None, "program": "x"}
+        {
+            "status": "success",
+            "final_return_value": {"value": value, "meta": {}},
+            "error": None,
+            "program": "x",
+        }
     )
 
 
@@ -104,7 +111,9 @@ def test_a_per_call_single_llm_header_wins(fake_sequrity: FakeSequrity) -> None:
 
 
 def test_lang_graph_endpoint_is_dual_llm_without_features(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/control/lang-graph/v1/chat/completions").respond_with_json(completion(document(3)))
+    httpserver.expect_request("/control/lang-graph/v1/chat/completions").respond_with_json(
+        completion(document(3))
+    )
     client = sq.create_client(api_key="k", base_url=httpserver.url_for("/"), endpoint_type="lang-graph")
     assert client.chat.completions.create(model="m", messages=USER).choices[0].message.content == "3"
 
@@ -118,10 +127,14 @@ def test_strip_response_content_is_left_as_sent(httpserver: HTTPServer) -> None:
         features="dual-llm",
         config=sq.Config.dual_llm(strip_response_content=True),
     )
-    assert client.chat.completions.create(model="m", messages=USER).choices[0].message.content == document("inner")
+    assert client.chat.completions.create(model="m", messages=USER).choices[0].message.content == document(
+        "inner"
+    )
 
 
-def test_opt_out_by_argument_and_environment(fake_sequrity: FakeSequrity, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_opt_out_by_argument_and_environment(
+    fake_sequrity: FakeSequrity, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake_sequrity.queue_text("t", value=5)
     fake_sequrity.queue_text("t", value=6)
     with fake_sequrity.client(features="dual-llm", raw_dual_llm_content=True) as client:

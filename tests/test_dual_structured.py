@@ -101,7 +101,9 @@ def test_langchain_with_structured_output(fake_sequrity: FakeSequrity, arch: str
 
     script(fake_sequrity, PARIS)
     llm = chat_openai(
-        "m", client=fake_sequrity.client(features=arch), async_client=fake_sequrity.async_client(features=arch)
+        "m",
+        client=fake_sequrity.client(features=arch),
+        async_client=fake_sequrity.async_client(features=arch),
     )
     answer = llm.with_structured_output(City, method=method).invoke("Which city? Answer in JSON.")  # type: ignore[arg-type]
     assert answer == City(**PARIS)
@@ -153,7 +155,9 @@ def test_fake_refuses_text_that_is_not_json_when_json_is_asked(fake_sequrity: Fa
 
 def test_fake_json_object_echo_is_an_object(fake_sequrity: FakeSequrity) -> None:
     with fake_sequrity.client() as client:
-        answer = client.chat.completions.create(model="m", messages=USER, response_format={"type": "json_object"})
+        answer = client.chat.completions.create(
+            model="m", messages=USER, response_format={"type": "json_object"}
+        )
     assert json.loads(answer.choices[0].message.content or "") == {"echo": "Which city?"}
 
 
@@ -207,9 +211,14 @@ def test_fake_forced_tool_choice(fake_sequrity: FakeSequrity) -> None:
         "required": ["q"],
     }
     with fake_sequrity.client() as client:
-        made_up = client.chat.completions.create(model="m", messages=USER, tools=tools, tool_choice="required")
+        made_up = client.chat.completions.create(
+            model="m", messages=USER, tools=tools, tool_choice="required"
+        )
         fake_sequrity.queue_text("plain")
-        with fake_sequrity.expect_rejection(), pytest.raises(openai.BadRequestError, match="requires a tool call"):
+        with (
+            fake_sequrity.expect_rejection(),
+            pytest.raises(openai.BadRequestError, match="requires a tool call"),
+        ):
             client.chat.completions.create(model="m", messages=USER, tools=tools, tool_choice="required")
     call = (made_up.choices[0].message.tool_calls or [])[0]
     assert (call.function.name, json.loads(call.function.arguments)) == ("lookup", {"q": "string"})

@@ -33,6 +33,8 @@ _LANG_GRAPH: Final = f"{ROUTE_MARK}lang-graph/".encode()
 _RESPONSES: Final = b"/responses"
 # Inside a JSON body the document is a string, so its key appears with escaped quotes.
 _DOCUMENT_MARK: Final = b'\\"status\\"'
+# Built once: json.dumps with options builds a new encoder on every call.
+_COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 @functools.lru_cache(maxsize=64)
@@ -79,7 +81,7 @@ def is_responses(request: Any) -> bool:
 
 
 def _compact(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return value if isinstance(value, str) else _COMPACT.encode(value)
 
 
 def unwrap(text: str) -> tuple[str | None, str | None] | None:
@@ -174,4 +176,4 @@ def present_body(raw: bytes, *, responses: bool) -> bytes | None:
     if not isinstance(body, dict):
         return None
     changed = present_response(body) if responses else present_chat_completion(body)
-    return json.dumps(body, ensure_ascii=False).encode() if changed else None
+    return _COMPACT.encode(body).encode() if changed else None
