@@ -6,7 +6,8 @@ so that the server side costs as little as possible, and it runs in its own proc
 does not compete with the measured client for the GIL.
 
 Every response carries ``X-Session-ID``: the one the request sent, else a new one. A request
-body with ``"stream": true`` gets a server-sent-event stream of ``STREAM_CHUNKS`` chunks.
+body with ``"stream": true`` gets a server-sent-event stream of ``STREAM_CHUNKS`` chunks: plain
+words, or the dual-llm document in pieces when the body contains ``[document-stream]``.
 """
 
 from __future__ import annotations
@@ -46,10 +47,14 @@ _COMPLETION = json.dumps(
 ).encode()
 
 
-def _sse() -> bytes:
+def _sse(document: bool = False) -> bytes:
     events = []
+    # A dual-llm answer streams its document in pieces; a plain one streams words.
+    step = -(-len(_DUAL_LLM_CONTENT) // (STREAM_CHUNKS - 1))
+    pieces = [_DUAL_LLM_CONTENT[i : i + step] for i in range(0, len(_DUAL_LLM_CONTENT), step)]
     for i in range(STREAM_CHUNKS):
-        delta = {"role": "assistant", "content": ""} if i == 0 else {"content": f"tok{i} "}
+        text = (pieces[i - 1] if i - 1 < len(pieces) else "") if document else f"tok{i} "
+        delta = {"role": "assistant", "content": ""} if i == 0 else {"content": text}
         chunk = {
             "id": "chatcmpl-bench",
             "object": "chat.completion.chunk",
@@ -66,6 +71,7 @@ def _sse() -> bytes:
 
 
 _STREAM_BODY = _sse()
+_DOCUMENT_STREAM_BODY = _sse(document=True)
 _JSON_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n" % len(_COMPLETION)
 _SSE_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
 _SESSION_MARK = b"\r\nx-session-id:"
@@ -105,7 +111,8 @@ class _Handler(asyncio.Protocol):
         else:
             sid = str(uuid.uuid4()).encode()
         streaming = b'"stream":true' in body or b'"stream": true' in body
-        start, payload = (_SSE_HEAD, _STREAM_BODY) if streaming else (_JSON_HEAD, _COMPLETION)
+        stream_body = _DOCUMENT_STREAM_BODY if b"[document-stream]" in body else _STREAM_BODY
+        start, payload = (_SSE_HEAD, stream_body) if streaming else (_JSON_HEAD, _COMPLETION)
         assert self.transport is not None
         self.transport.write(start + b"x-session-id: " + sid + b"\r\n\r\n" + payload)
 

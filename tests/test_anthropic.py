@@ -139,7 +139,9 @@ def test_streaming_in_the_anthropic_event_format(fake: FakeSequrity) -> None:
             text = "".join(stream.text_stream)
             final = stream.get_final_message()
         assert text == "a streamed answer" == final.content[0].text
-        events = list(_create(client, stream=True))
+        events = list(
+            _create(client, stream=True, tools=[{"name": "lookup", "input_schema": {"type": "object"}}])
+        )
     assert events[0].type == "message_start"
     assert events[-1].type == "message_stop"
     deltas = "".join(e.delta.partial_json for e in events if e.type == "content_block_delta")

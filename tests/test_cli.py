@@ -327,20 +327,15 @@ def test_chat_stream_echoes_text_and_holds_back_dual_llm_documents(
     assert all(r.body["stream"] is True for r in env.api_requests)
 
 
-def test_chat_prints_tool_calls_the_model_asks_for(
+def test_chat_offers_no_tools_so_a_scripted_tool_call_is_refused(
     env: FakeSequrity, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # `chat` sends no tools, so a model cannot ask for one: FakeSequrity refuses the script.
     env.queue_tool_call("get_weather", {"city": "Paris"})
-    run = invoke(capsys, "chat", "weather?")
-    assert run.code == 0
-    assert run.lines == [
-        'tool call: get_weather({"city": "Paris"})',
-        f"session: {last(env).session_id}",
-    ]
-    env.queue_tool_call("get_weather", {"city": "Rome"})
-    calls = json.loads(invoke(capsys, "chat", "weather?", "--json", "--stream").out)["tool_calls"]
-    assert [c["function"] for c in calls] == [{"name": "get_weather", "arguments": '{"city": "Rome"}'}]
-    assert calls[0]["id"].startswith(f"tc-{last(env).session_id}-")
+    with env.expect_rejection():
+        run = invoke(capsys, "chat", "weather?")
+    assert run.code == 1
+    assert "offered no such tool (offered: none)" in run.err
 
 
 def test_chat_json_resume_and_unknown_session(env: FakeSequrity, capsys: pytest.CaptureFixture[str]) -> None:

@@ -404,9 +404,13 @@ def test_fake_server_script_queues_answers_tool_calls_denials_errors_and_delays(
 
     with client:
         assert ask().choices[0].message.content == "Paris."
-        call = ask().choices[0].message.tool_calls[0]  # type: ignore[index]
+        tools = [
+            {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
+            for name in ("get_weather", "a", "b")
+        ]
+        call = ask(tools=tools).choices[0].message.tool_calls[0]  # type: ignore[index]
         assert (call.function.name, json.loads(call.function.arguments)) == ("get_weather", {"city": "Paris"})  # type: ignore[union-attr]
-        assert [c.function.name for c in ask().choices[0].message.tool_calls or []] == ["a", "b"]  # type: ignore[union-attr]
+        assert [c.function.name for c in ask(tools=tools).choices[0].message.tool_calls or []] == ["a", "b"]  # type: ignore[union-attr]
         denied = sq.parse_result(ask(extra_headers=sq.headers(features="dual-llm")))
         assert denied.is_policy_violation and denied.error and denied.error.message == "no mail today"
         with pytest.raises(openai.RateLimitError) as limited:

@@ -10,6 +10,7 @@ import openai
 import pytest
 
 import sequrity_openai as sq
+from helpers.payloads import offer, offer_responses
 from sequrity_openai.testing import FakeSequrity, default_denial
 
 USER = [{"role": "user", "content": "what is 2+2?"}]
@@ -66,7 +67,9 @@ def test_dual_llm_success_document(fake_sequrity: FakeSequrity, dual: Any) -> No
     fake_sequrity.queue_text("ignored", value=97)
     with dual() as client:
         answer = _ask(client)
-    document = json.loads(answer.choices[0].message.content)
+    # The client presents the value; the wire document stays beside it.
+    assert answer.choices[0].message.content == "97"
+    document = json.loads(answer.choices[0].message.sequrity_content)
     assert document == {
         "status": "success",
         "final_return_value": {"value": 97, "meta": {"producers": [], "consumers": ["*"], "tags": []}},
@@ -88,7 +91,7 @@ def test_dual_llm_optional_sections(fake_sequrity: FakeSequrity, dual: Any) -> N
     with dual(
         include_program=True, include_policy_check_history=True, include_namespace_snapshot=True
     ) as client:
-        document = json.loads(_ask(client).choices[0].message.content)
+        document = json.loads(_ask(client).choices[0].message.sequrity_content)
     assert document["program"] == 'final_return_value = {"total": 3}'
     assert document["policy_check_history"] == []
     assert document["namespace_snapshot"] == {"final_return_value": {"total": 3}}
@@ -96,15 +99,9 @@ def test_dual_llm_optional_sections(fake_sequrity: FakeSequrity, dual: Any) -> N
     assert result.program == document["program"]
 
 
-@pytest.mark.parametrize("config", [None, sq.Config.dual_llm()], ids=["no-x-config", "dual-llm-preset"])
-def test_dual_llm_sections_absent_by_default(fake_sequrity: FakeSequrity, config: sq.Config | None) -> None:
-    # Nothing asks for program, history or snapshot: neither an X-Config nor the preset's.
-    with fake_sequrity.client(features="dual-llm", config=config) as client:
-        document = json.loads(_ask(client).choices[0].message.content)
-    sent = fake_sequrity.last_request
-    assert sent is not None
-    assert sent.config == config
-    assert sent.config is None or sent.config.response_format is None
+def test_dual_llm_sections_absent_by_default(fake_sequrity: FakeSequrity, dual: Any) -> None:
+    with dual(include_program=False) as client:
+        document = json.loads(_ask(client).choices[0].message.sequrity_content)
     assert set(document) == {"status", "final_return_value", "error"}
 
 
@@ -123,7 +120,9 @@ def test_denial_document(fake_sequrity: FakeSequrity, dual: Any) -> None:
     fake_sequrity.queue_denial()
     with dual(include_program=True, include_policy_check_history=True) as client:
         answer = _ask(client, "mail the report")
-    document = json.loads(answer.choices[0].message.content)
+    assert answer.choices[0].message.content is None
+    assert answer.choices[0].message.refusal == default_denial("send_email")
+    document = json.loads(answer.choices[0].message.sequrity_content)
     assert document["status"] == "failure"
     assert document["error"]["message"].startswith(
         "Tool call to 'send_email' is denied by argument checking policies. Context: "
@@ -178,10 +177,11 @@ def test_tool_calls_from_tools_that_ran_show_as_producers(fake_sequrity: FakeSeq
     fake_sequrity.queue_tool_call("get_weather", {"city": "Paris"})
     fake_sequrity.queue_text("sunny")
     with dual(include_policy_check_history=True) as client:
-        first = _ask(client, "weather?")
+        first = _ask(client, "weather?", tools=offer("get_weather"))
         call = first.choices[0].message.tool_calls[0]
         final = client.chat.completions.create(
             model="m",
+            tools=offer("get_weather"),
             messages=[
                 {"role": "user", "content": "weather?"},
                 first.choices[0].message.model_dump(exclude_none=True),
@@ -195,7 +195,7 @@ def test_tool_calls_from_tools_that_ran_show_as_producers(fake_sequrity: FakeSeq
 
 def test_tool_call_message(fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI) -> None:
     fake_sequrity.queue_tool_call("send_email", {"to": "a@b.c", "body": "hi"})
-    answer = _ask(sequrity_client)
+    answer = _ask(sequrity_client, tools=offer("send_email"))
     choice = answer.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content is None
@@ -214,7 +214,7 @@ def test_tool_call_string_arguments_and_call_id(
     fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI
 ) -> None:
     fake_sequrity.queue_tool_call("lookup", '{"q": "x"', call_id="call-1")
-    call = (_ask(sequrity_client).choices[0].message.tool_calls or [])[0]
+    call = (_ask(sequrity_client, tools=offer("lookup")).choices[0].message.tool_calls or [])[0]
     assert call.function.arguments == '{"q": "x"'
     assert call.id.endswith("-call-1")
     assert sq.session_id_of(call.id) == fake_sequrity.requests[-1].session_id
@@ -224,7 +224,7 @@ def test_several_tool_calls_in_one_answer(
     fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI
 ) -> None:
     fake_sequrity.queue_tool_calls([("a", {"n": 1}), ("b", "{}")])
-    calls = _ask(sequrity_client).choices[0].message.tool_calls or []
+    calls = _ask(sequrity_client, tools=offer("a", "b")).choices[0].message.tool_calls or []
     assert [c.function.name for c in calls] == ["a", "b"]
     assert len({c.id for c in calls}) == 2
     with pytest.raises(ValueError, match="at least one"):
@@ -322,7 +322,9 @@ def test_responses_api_text_and_tool_call(
     fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI
 ) -> None:
     fake_sequrity.queue_tool_call("get_weather", {"city": "Oslo"})
-    first = sequrity_client.responses.create(model="m", input="weather in Oslo?")
+    first = sequrity_client.responses.create(
+        model="m", input="weather in Oslo?", tools=offer_responses("get_weather")
+    )
     (call,) = first.output
     assert call.type == "function_call"
     assert call.name == "get_weather"
@@ -359,7 +361,7 @@ def test_responses_api_dual_llm(fake_sequrity: FakeSequrity, dual: Any) -> None:
 
 async def test_async_client(fake_sequrity: FakeSequrity, async_sequrity_client: openai.AsyncOpenAI) -> None:
     fake_sequrity.queue_tool_call("f", {})
-    answer = await async_sequrity_client.chat.completions.create(model="m", messages=USER)
+    answer = await async_sequrity_client.chat.completions.create(model="m", messages=USER, tools=offer("f"))
     assert (answer.choices[0].message.tool_calls or [])[0].function.name == "f"
     again = await async_sequrity_client.chat.completions.create(model="m", messages=USER)
     assert again.choices[0].message.content == "echo: what is 2+2?"

@@ -9,6 +9,7 @@ import openai
 import pytest
 
 import sequrity_openai as sq
+from helpers.payloads import offer, offer_responses
 from sequrity_openai.testing import FakeSequrity
 
 
@@ -19,11 +20,12 @@ def _ask(client: openai.OpenAI, text: str = "hi", **kwargs: Any) -> Any:
 def _tool_round_trip(client: openai.OpenAI, fake: FakeSequrity, **kwargs: Any) -> tuple[Any, Any]:
     fake.queue_tool_call("get_time", {})
     fake.queue_text("it is noon")
-    first = _ask(client, "time?", **kwargs)
+    first = _ask(client, "time?", tools=offer("get_time"), **kwargs)
     message = first.choices[0].message
     call = (message.tool_calls or [])[0]
     final = client.chat.completions.create(
         model="m",
+        tools=offer("get_time"),
         messages=[
             {"role": "user", "content": "time?"},
             message.model_dump(exclude_none=True),
@@ -83,7 +85,7 @@ def test_responses_continuation_by_call_id(
     fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI
 ) -> None:
     fake_sequrity.queue_tool_call("f", {})
-    first = sequrity_client.responses.create(model="m", input="go")
+    first = sequrity_client.responses.create(model="m", input="go", tools=offer_responses("f"))
     call = first.output[0]
     assert call.type == "function_call"
     sequrity_client.responses.create(

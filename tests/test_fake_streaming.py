@@ -9,6 +9,7 @@ import openai
 import pytest
 
 import sequrity_openai as sq
+from helpers.payloads import offer, offer_responses
 from sequrity_openai.testing import FakeSequrity
 
 USER: Any = [{"role": "user", "content": "tell me a short story"}]
@@ -70,7 +71,11 @@ def test_tool_call_deltas(fake_sequrity: FakeSequrity, sequrity_client: openai.O
     fake_sequrity.queue_tool_calls(
         [("send_email", {"to": "bob@example.com", "body": "hello there"}), ("log", "{}")]
     )
-    chunks = list(sequrity_client.chat.completions.create(model="m", messages=USER, stream=True))
+    chunks = list(
+        sequrity_client.chat.completions.create(
+            model="m", messages=USER, stream=True, tools=offer("send_email", "log")
+        )
+    )
     call_deltas = [d for c in chunks if c.choices for d in (c.choices[0].delta.tool_calls or [])]
     first = call_deltas[0]
     assert (first.index, first.function and first.function.name) == (0, "send_email")
@@ -87,7 +92,9 @@ def test_tool_call_deltas(fake_sequrity: FakeSequrity, sequrity_client: openai.O
 def test_collect_stream_tool_calls(fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI) -> None:
     fake_sequrity.queue_tool_call("get_weather", {"city": "Rome"})
     collected = sq.collect_stream(
-        sequrity_client.chat.completions.create(model="m", messages=USER, stream=True)
+        sequrity_client.chat.completions.create(
+            model="m", messages=USER, stream=True, tools=offer("get_weather")
+        )
     )
     (call,) = collected.tool_calls
     assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Rome"}'}
@@ -103,7 +110,7 @@ def test_sdk_stream_helper(fake_sequrity: FakeSequrity, sequrity_client: openai.
         final = stream.get_final_completion()
     assert "content.delta" in kinds
     assert final.choices[0].message.content == "streamed via helper"
-    with sequrity_client.chat.completions.stream(model="m", messages=USER) as stream:
+    with sequrity_client.chat.completions.stream(model="m", messages=USER, tools=offer("lookup")) as stream:
         final = stream.get_final_completion()
     call = (final.choices[0].message.tool_calls or [])[0]
     assert (call.function.name, call.function.arguments) == ("lookup", '{"q": "x"}')
@@ -152,7 +159,9 @@ def test_responses_stream_helper_with_function_call(
     fake_sequrity: FakeSequrity, sequrity_client: openai.OpenAI
 ) -> None:
     fake_sequrity.queue_tool_call("search", {"query": "sequrity control"})
-    with sequrity_client.responses.stream(model="m", input="find it") as stream:
+    with sequrity_client.responses.stream(
+        model="m", input="find it", tools=offer_responses("search")
+    ) as stream:
         kinds = [event.type for event in stream]
         final = stream.get_final_response()
     assert "response.function_call_arguments.delta" in kinds
@@ -167,7 +176,9 @@ def test_responses_stream_helper_with_function_call(
 
 async def test_async_stream(fake_sequrity: FakeSequrity, async_sequrity_client: openai.AsyncOpenAI) -> None:
     fake_sequrity.queue_tool_call("f", {"a": 1})
-    stream = await async_sequrity_client.chat.completions.create(model="m", messages=USER, stream=True)
+    stream = await async_sequrity_client.chat.completions.create(
+        model="m", messages=USER, stream=True, tools=offer("f")
+    )
     collected = await sq.acollect_stream(stream)
     assert collected.tool_calls[0]["function"]["name"] == "f"
     assert collected.session_id == fake_sequrity.requests[-1].session_id

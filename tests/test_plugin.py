@@ -36,10 +36,12 @@ def test_fixtures_serve_a_tool_using_agent(pytester: pytest.Pytester) -> None:
         import json
         import sequrity_openai as sq
 
+        TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+
         def run_agent(client, question):
             messages = [{"role": "user", "content": question}]
             while True:
-                answer = client.chat.completions.create(model="m", messages=messages)
+                answer = client.chat.completions.create(model="m", messages=messages, tools=TOOLS)
                 message = answer.choices[0].message
                 if not message.tool_calls:
                     return message.content

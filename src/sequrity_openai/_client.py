@@ -10,7 +10,7 @@ from typing import Any
 
 import openai
 
-from . import _hooks, _provider_keys
+from . import _first_call, _hooks, _presentation_stream, _provider_keys
 from ._api_rules import for_sdk
 from ._exceptions import ConfigurationError
 from ._headers import DEFAULT_MAX_HEADER_BYTES, ConfigInput, FeaturesInput, PolicyInput, check_header_value
@@ -96,6 +96,8 @@ def _client_kwargs(args: dict[str, Any], openai_kwargs: dict[str, Any], *, is_as
             )
     _hooks.attach(http_client, is_async=is_async)
     _provider_keys.attach(http_client, settings, is_async=is_async)
+    _presentation_stream.attach(http_client, is_async=is_async, raw=settings.raw_dual_llm_content.value)
+    _first_call.install(http_client, is_async=is_async)
     return {
         **kwargs,
         "api_key": settings.api_key.value,
@@ -118,6 +120,7 @@ def create_client(
     session_id: str | None = None,
     allow_insecure_http: bool = False,
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+    raw_dual_llm_content: bool | None = None,
     **openai_kwargs: Any,
 ) -> openai.OpenAI:
     """A stock ``openai.OpenAI`` routed through Sequrity Control.
@@ -144,6 +147,8 @@ def create_client(
     - ``session_id``: pin every call of this client to one session (prefer ``sq.session()``).
     - ``allow_insecure_http``: permit ``http://`` to a host that is not loopback.
     - ``max_header_bytes``: limit on the size of the Sequrity headers (16 KiB).
+    - ``raw_dual_llm_content``: keep the dual-llm JSON document in ``message.content`` instead
+      of the final value (or a refusal). ``SEQURITY_RAW_DUAL_LLM_CONTENT`` (``1``/``0``).
     - everything else (``timeout``, ``max_retries``, ``default_headers``, ``http_client``, ...)
       goes to ``openai.OpenAI`` unchanged.
 
@@ -166,6 +171,7 @@ def create_async_client(
     session_id: str | None = None,
     allow_insecure_http: bool = False,
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+    raw_dual_llm_content: bool | None = None,
     **openai_kwargs: Any,
 ) -> openai.AsyncOpenAI:
     """A stock ``openai.AsyncOpenAI`` routed through Sequrity Control.

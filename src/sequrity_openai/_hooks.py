@@ -39,6 +39,11 @@ def _carries_session(request: Any) -> bool:
     return bool(body) and _TOOL_RESULT_ID.search(body) is not None
 
 
+def starts_session(request: Any) -> bool:
+    """True when ``request`` names no session: without a scope id it would open a new one."""
+    return _SESSION_HEADER not in request.headers and _is_sequrity(request) and not _carries_session(request)
+
+
 def on_request(request: Any) -> None:
     scope = current_scope.get()
     if scope is None or scope.id is None or _SESSION_HEADER in request.headers:

@@ -7,7 +7,7 @@ import re
 import reprlib
 from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ._denials import read_denial
 from ._exceptions import PolicyViolation, SequrityExecutionError
@@ -38,6 +38,9 @@ _DENIAL = re.compile(
     re.IGNORECASE,
 )
 _DENIAL_CODE = re.compile(r"polic[a-z_ -]*(?:violat|den)|(?:violat|den)[a-z_ -]*polic", re.IGNORECASE)
+# The extra field on a message (or Responses message item, or stream delta) that keeps the
+# service's content word for word when the value was put in ``content`` (see _presentation).
+DOCUMENT_FIELD: Final = "sequrity_content"
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = _SHORT.maxother = 2000
 
@@ -90,17 +93,24 @@ class DualLlmResult:
         # Without an explanation, a check in the history that denied something is the cause.
         return not self.error.message.strip() and _history_denied(self.policy_check_history)
 
+    @property
+    def explanation(self) -> str | None:
+        """Why a failed run failed: the service's message word for word, else a short stand-in."""
+        if self.status != "failure":
+            return None
+        if self.error and self.error.message.strip():
+            return self.error.message
+        code = self.error.code if self.error else None
+        return f"dual-llm execution failed ({code})" if code else "dual-llm execution failed"
+
     def raise_for_status(self) -> DualLlmResult:
         """Return self on success; raise ``PolicyViolation`` or ``SequrityExecutionError`` on failure.
 
         An ``"unknown"`` status (plain content) does not raise.
         """
-        if self.status != "failure":
+        message = self.explanation
+        if message is None:
             return self
-        message = self.error.message if self.error and self.error.message.strip() else ""
-        if not message:
-            code = self.error.code if self.error else None
-            message = f"dual-llm execution failed ({code})" if code else "dual-llm execution failed"
         if self.is_policy_violation:
             raise PolicyViolation(message, result=self)
         raise SequrityExecutionError(message, result=self)
@@ -138,6 +148,19 @@ def _get(obj: object, name: str) -> Any:
     return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
 
 
+def _kept_document(obj: object) -> str | None:
+    """The service's content kept beside a presented value (message, Responses output), if any."""
+    kept = _get(obj, DOCUMENT_FIELD)
+    if isinstance(kept, str):
+        return kept
+    output = _get(obj, "output")  # a Responses API Response: its message item keeps it
+    for item in output if isinstance(output, list) else ():
+        kept = _get(item, DOCUMENT_FIELD)
+        if isinstance(kept, str):
+            return kept
+    return None
+
+
 def _content_of(obj: object) -> str | None:
     """The text of a ChatCompletion, a message (object or dict), a string, bytes or a collected stream."""
     if obj is None or isinstance(obj, str):
@@ -145,12 +168,15 @@ def _content_of(obj: object) -> str | None:
     if isinstance(obj, (bytes, bytearray)):
         return bytes(obj).decode("utf-8", errors="replace")
     if isinstance(obj, CollectedStream):
-        return obj.text
+        return obj.document if obj.document is not None else obj.text
     choices = _get(obj, "choices")
     if isinstance(choices, list):
         if not choices:
             return None
         obj = _get(choices[0], "message")
+    kept = _kept_document(obj)
+    if kept is not None:
+        return kept
     content = _get(obj, "content")
     if isinstance(content, str):
         return content
@@ -240,6 +266,9 @@ class CollectedStream:
 
     text: str = ""
     session_id: str | None = None
+    # What the service sent when the value was presented as ``text`` (see docs/architectures.md).
+    document: str | None = None
+    refusal: str | None = None
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     model: str | None = None
@@ -250,8 +279,8 @@ class CollectedStream:
     hand): a ``ChatCompletion`` that ``parse_result`` and ``session_id_of`` accept."""
 
     def result(self) -> DualLlmResult:
-        """The collected text parsed with :func:`parse_result`."""
-        return parse_result(self.text)
+        """The collected answer parsed with :func:`parse_result` (the kept document, else the text)."""
+        return parse_result(self)
 
 
 def _new_state() -> ChatCompletionStreamState[Any]:
@@ -277,8 +306,11 @@ def _collected(state: ChatCompletionStreamState[Any], chunks: int, stream: objec
         for call in (message.tool_calls if message is not None else None) or []
         if call.type == "function"
     ]
+    kept = getattr(message, DOCUMENT_FIELD, None)
     return CollectedStream(
         text=(message.content if message is not None else None) or "",
+        document=kept if isinstance(kept, str) else None,
+        refusal=message.refusal if message is not None else None,
         session_id=found if found is not None else session_id_of(completion),
         finish_reason=choice.finish_reason if choice is not None else None,
         tool_calls=tool_calls,

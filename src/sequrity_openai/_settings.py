@@ -33,6 +33,7 @@ ENV_BASE_URL: Final = "SEQURITY_BASE_URL"
 ENV_FEATURES: Final = "SEQURITY_FEATURES"
 ENV_POLICY: Final = "SEQURITY_POLICY"
 ENV_CONFIG: Final = "SEQURITY_CONFIG"
+ENV_RAW_DUAL_LLM_CONTENT: Final = "SEQURITY_RAW_DUAL_LLM_CONTENT"
 
 # Where the provider key comes from when neither llm_api_key nor SEQURITY_LLM_API_KEY is set.
 PROVIDER_KEY_ENV: Final[Mapping[Provider | None, str]] = {
@@ -84,6 +85,8 @@ class Settings:
     config: Resolved[Config | None]
     session_id: Resolved[str | None]
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    # Keep the dual-llm JSON document in ``content`` instead of the value (see _presentation).
+    raw_dual_llm_content: Resolved[bool] = Resolved(False, "default")
     route: str = field(init=False)
     headers: dict[str, str] = field(init=False)
 
@@ -166,6 +169,7 @@ def resolve_settings(
     session_id: str | None = None,
     allow_insecure_http: bool = False,
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+    raw_dual_llm_content: bool | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve and validate all settings; raises ConfigurationError naming the culprit."""
@@ -236,4 +240,32 @@ def resolve_settings(
         config=model(config, ENV_CONFIG, Config, "config"),
         session_id=Resolved(session_id, ARGUMENT if session_id is not None else DEFAULT),
         max_header_bytes=max_header_bytes,
+        raw_dual_llm_content=_raw_dual_llm_content(raw_dual_llm_content, env),
     )
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _raw_dual_llm_content(arg: bool | None, env: Mapping[str, str]) -> Resolved[bool]:
+    if arg is not None:
+        if not isinstance(arg, bool):
+            raise ConfigurationError(
+                f"raw_dual_llm_content must be True or False, got {type(arg).__name__}",
+                setting="raw_dual_llm_content",
+                origin="argument",
+            )
+        return Resolved(arg, ARGUMENT)
+    raw = _env(env, ENV_RAW_DUAL_LLM_CONTENT)
+    if raw is None:
+        return Resolved(False, DEFAULT)
+    if raw.strip().lower() not in _TRUE + _FALSE:
+        raise ConfigurationError(
+            f"environment variable {ENV_RAW_DUAL_LLM_CONTENT}: expected one of "
+            f"{', '.join(_TRUE + _FALSE)}, got {raw!r}",
+            setting="raw_dual_llm_content",
+            origin="environment",
+            env_var=ENV_RAW_DUAL_LLM_CONTENT,
+        )
+    return Resolved(raw.strip().lower() in _TRUE, ENV_RAW_DUAL_LLM_CONTENT)

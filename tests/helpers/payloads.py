@@ -83,3 +83,18 @@ def response_events(text: str) -> str:
         {"type": "response.completed", "sequence_number": 2, "response": done},
     ]
     return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+
+
+def offer(*names: str) -> list[dict[str, Any]]:
+    """Chat Completions ``tools`` offering functions ``names`` (FakeSequrity answers only those)."""
+    return [
+        {"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {}}}}
+        for n in names
+    ]
+
+
+def offer_responses(*names: str) -> list[dict[str, Any]]:
+    """Responses ``tools`` offering functions ``names``."""
+    return [
+        {"type": "function", "name": n, "parameters": {"type": "object", "properties": {}}} for n in names
+    ]

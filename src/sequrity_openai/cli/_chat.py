@@ -13,7 +13,7 @@ import openai
 
 from .._client import create_client
 from .._exceptions import ConfigurationError
-from .._results import collect_stream, parse_result
+from .._results import DOCUMENT_FIELD, collect_stream, parse_result
 from .._sessions import session
 from ._options import add_settings_options, client_arguments, positive_seconds, resolve, retry_count
 from ._output import (
@@ -157,12 +157,15 @@ def _ask(
     if stream:
         chunks = client.chat.completions.create(model=model, messages=messages, stream=True)
         collected = collect_stream(live.feed(iter(chunks)))
-        return collected.text, collected.tool_calls
+        # A dual-llm answer is presented as its value; the kept document says how it went.
+        return collected.document or collected.text, collected.tool_calls
     completion = client.chat.completions.create(model=model, messages=messages)
     message = completion.choices[0].message if completion.choices else None
     if message is None:
         return "", []
-    return message.content or "", [call.model_dump(mode="json") for call in message.tool_calls or []]
+    kept = getattr(message, DOCUMENT_FIELD, None)
+    text = kept if isinstance(kept, str) else message.content or ""
+    return text, [call.model_dump(mode="json") for call in message.tool_calls or []]
 
 
 def _interpret(text: str, tool_calls: list[dict[str, Any]], outcome: _Outcome) -> None:

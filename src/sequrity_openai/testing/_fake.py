@@ -18,6 +18,7 @@ from .._anthropic import create_anthropic_client, create_async_anthropic_client
 from .._client import create_async_client, create_client
 from .._headers import Config, Features, Policy
 from . import _messages, _responses, _sse
+from ._answer_rules import check_request, shape_answer
 from ._checks import Checks
 from ._policy_gen import generate_answer
 from ._policy_rules import PolicySessions, check_policy_code
@@ -209,10 +210,15 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
             "dual-llm" if record.features and record.features.agent_arch == "dual-llm" else "single-llm"
         )
         record.arch = arch
+        check_request(api, body)
 
         with self._lock:
             existing, new_turn = self._sessions.resolve(api, body, record.sent_session_id)
             delay, item = self.next_answer()
+            if not isinstance(item, ErrorAnswer):
+                scripted = item
+                item = shape_answer(item, api, body, dual=arch == "dual-llm")
+                record.answer = "echo" if scripted is None else None
             if isinstance(item, ErrorAnswer):
                 record.session_id = existing
             elif existing is None:
@@ -244,12 +250,15 @@ class FakeSequrity(Scripting, Checks, Lifecycle):
             item, api=api, body=body, arch=arch, config=record.config, session_id=record.session_id
         )
         record.status = 200
-        record.answer = {
-            TextAnswer: "text",
-            ToolCallAnswer: "tool_calls",
-            DenialAnswer: "denial",
-            type(None): "echo",
-        }[type(item)]
+        record.answer = (
+            record.answer
+            or {
+                TextAnswer: "text",
+                ToolCallAnswer: "tool_calls",
+                DenialAnswer: "denial",
+                type(None): "echo",
+            }[type(item)]
+        )
         self.record(record, generation)
         time.sleep(delay)
         headers = {"X-Session-ID": record.session_id}
