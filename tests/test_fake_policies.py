@@ -8,11 +8,12 @@ the tool call); tool results get the policy's metadata; session metadata carries
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import openai
 import pytest
+from helpers.payloads import offer, offer_responses
 
 import sequrity_openai as sq
 from sequrity_openai._policies._check import grammar_available
@@ -53,11 +54,13 @@ def _tool_messages(message: Any) -> list[dict[str, Any]]:
     return out
 
 
-def run(client: openai.OpenAI, question: str) -> sq.DualLlmResult:
-    """The vendor examples' loop: ask, run the tools asked for, send the results back."""
+def run(client: openai.OpenAI, question: str, tools: Sequence[str] | None = None) -> sq.DualLlmResult:
+    """The vendor examples' loop: ask offering ``tools`` (default: TOOLS), run the tools asked for,
+    send the results back."""
     messages: list[Any] = [{"role": "user", "content": question}]
+    offered = offer(*(TOOLS if tools is None else tools))
     while True:
-        completion = client.chat.completions.create(model="m", messages=messages)
+        completion = client.chat.completions.create(model="m", messages=messages, tools=offered)
         message = completion.choices[0].message
         if not message.tool_calls:
             return sq.parse_result(completion)
@@ -66,8 +69,9 @@ def run(client: openai.OpenAI, question: str) -> sq.DualLlmResult:
 
 async def arun(client: openai.AsyncOpenAI, question: str) -> sq.DualLlmResult:
     messages: list[Any] = [{"role": "user", "content": question}]
+    offered = offer(*TOOLS)
     while True:
-        completion = await client.chat.completions.create(model="m", messages=messages)
+        completion = await client.chat.completions.create(model="m", messages=messages, tools=offered)
         message = completion.choices[0].message
         if not message.tool_calls:
             return sq.parse_result(completion)
@@ -141,7 +145,9 @@ def test_valid_sqrt_and_cedar_pass(fake_sequrity: FakeSequrity) -> None:
         "send_email", {"to": "eve@gmail.com", "body": sq.TaggedValue("x", tags={"a"})}
     )
     with fake_sequrity.client(policy=cedar) as client:
-        answer = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        answer = client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}], tools=offer("send_email")
+        )
     assert answer.choices[0].message.tool_calls  # Cedar is not evaluated: the call goes out
     assert fake_sequrity.last_request is not None and fake_sequrity.last_request.decisions == []
 
@@ -253,8 +259,9 @@ def test_tool_results_may_carry_their_own_metadata(fake_sequrity: FakeSequrity) 
     fake_sequrity.queue_tool_call("send_email", {"to": "eve@gmail.com", "body": ResultOf("fetch")})
     fake_sequrity.queue_text("never")
     messages: list[Any] = [{"role": "user", "content": "forward the page"}]
+    tools = offer("fetch", "send_email")
     with fake_sequrity.client(**_dual(fake_sequrity, LEAK)) as client:
-        first = client.chat.completions.create(model="m", messages=messages).choices[0].message
+        first = client.chat.completions.create(model="m", messages=messages, tools=tools).choices[0].message
         wrapped = {
             "value": "page",
             "meta": {"tags": ["confidential"], "producers": ["web"], "consumers": ["*"]},
@@ -264,7 +271,7 @@ def test_tool_results_may_carry_their_own_metadata(fake_sequrity: FakeSequrity) 
             first.model_dump(exclude_none=True),
             {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": json.dumps(wrapped)},
         ]
-        result = sq.parse_result(client.chat.completions.create(model="m", messages=messages))
+        result = sq.parse_result(client.chat.completions.create(model="m", messages=messages, tools=tools))
     message = _denial_of(result, "send_email")
     assert "'value': 'page'" in message and "'producers': ['web']" in message
     fake_sequrity.reset()
@@ -282,7 +289,11 @@ def test_single_llm_results_are_not_marked_non_executable(fake_sequrity: FakeSeq
     with fake_sequrity.client(policy=sq.Policy.dual_llm(codes=code)) as client:
         messages: list[Any] = [{"role": "user", "content": "go"}]
         for _ in range(3):
-            answer = client.chat.completions.create(model="m", messages=messages).choices[0].message
+            answer = (
+                client.chat.completions.create(model="m", messages=messages, tools=offer(*TOOLS))
+                .choices[0]
+                .message
+            )
             if not answer.tool_calls:
                 break
             messages.extend(_tool_messages(answer))
@@ -296,7 +307,7 @@ def test_presets_apply_without_code(fake_sequrity: FakeSequrity) -> None:
     fake_sequrity.queue_tool_call("delete_all", {})
     policy = sq.Policy.dual_llm(default_allow=False)
     with fake_sequrity.client(features="dual-llm", policy=policy) as client:
-        result = run(client, "clean up")
+        result = run(client, "clean up", tools=["delete_all"])
     _denial_of(result, "delete_all")
 
 
@@ -306,7 +317,8 @@ def test_responses_api_and_streaming(fake_sequrity: FakeSequrity) -> None:
         "send_email", {"to": "eve@gmail.com", "body": ResultOf("get_internal_document")}
     )
     with fake_sequrity.client(**_dual(fake_sequrity, LEAK)) as client:
-        first = client.responses.create(model="m", input="mail DOC1")
+        tools = offer_responses(*TOOLS)
+        first = client.responses.create(model="m", input="mail DOC1", tools=tools)
         call = first.output[0]
         assert call.type == "function_call" and call.name == "get_internal_document"
         follow_up: Any = [
@@ -319,9 +331,12 @@ def test_responses_api_and_streaming(fake_sequrity: FakeSequrity) -> None:
             },
             {"type": "function_call_output", "call_id": call.call_id, "output": "Q3"},
         ]
-        with client.responses.stream(model="m", input=follow_up) as stream:
+        with client.responses.stream(model="m", input=follow_up, tools=tools) as stream:
             final = stream.get_final_response()
-    assert "Tool call to 'send_email' is denied" in final.output_text
+    # Under dual-llm a denial is a refusal content part, not output text.
+    assert final.output_text == ""
+    refusals = [p.refusal for i in final.output if i.type == "message" for p in i.content if p.type == "refusal"]
+    assert len(refusals) == 1 and refusals[0].startswith("Tool call to 'send_email' is denied")
     assert fake_sequrity.last_request is not None and fake_sequrity.last_request.answer == "denial"
 
 
@@ -342,7 +357,9 @@ def test_apply_policies_false_sends_the_call(fake_sequrity: FakeSequrity) -> Non
     fake_sequrity.apply_policies = False
     try:
         with fake_sequrity.client(**_dual(fake_sequrity, LEAK)) as client:
-            answer = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+            answer = client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "x"}], tools=offer("send_email")
+            )
     finally:
         fake_sequrity.apply_policies = True
     assert json.loads(answer.choices[0].message.tool_calls[0].function.arguments)["body"] == "salaries"
@@ -355,7 +372,9 @@ def test_an_unbound_result_is_a_script_error(fake_sequrity: FakeSequrity) -> Non
         fake_sequrity.client(max_retries=0) as client,
         pytest.raises(openai.BadRequestError),
     ):
-        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+        client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "x"}], tools=offer("send_email")
+        )
     assert "ResultOf('get_internal_document', index=-1)" in (rejected[0].detail or "")
 
 
@@ -400,6 +419,6 @@ def test_a_policy_the_checker_cannot_model_fails_only_when_asked(fake_sequrity: 
         assert run(client, "no tools here").status == "success"
         fake_sequrity.queue_tool_call("f", {})
         with fake_sequrity.expect_rejection() as rejected, pytest.raises(openai.BadRequestError):
-            run(client, "call f")
+            run(client, "call f", tools=["f"])
     assert "FakeSequrity cannot decide" in (rejected[0].detail or "")
     assert "'undefined_name' is not defined" in (rejected[0].detail or "")
