@@ -200,8 +200,13 @@ def _dual(client: openai.OpenAI | openai.AsyncOpenAI) -> Any:
 def _check_completion(collected: sq.CollectedStream, session_id: str | None) -> None:
     # The SDK's own snapshot: a ChatCompletion that parse_result and session_id_of take as is.
     assert isinstance(collected.completion, openai.types.chat.ChatCompletion)
-    assert collected.completion.choices[0].message.content == (collected.text or None)
-    assert sq.parse_result(collected.completion) == sq.parse_result(collected.text)
+    message = collected.completion.choices[0].message
+    assert message.content == (collected.text or None)
+    assert message.refusal == collected.refusal
+    # The kept wire document: the SDK's state accumulates the streamed extra field itself.
+    assert getattr(message, "sequrity_content", None) == collected.document
+    wire = collected.document if collected.document is not None else collected.text
+    assert sq.parse_result(collected.completion) == collected.result() == sq.parse_result(wire)
     if collected.tool_calls:
         assert sq.session_id_of(collected.completion) == session_id
 
@@ -224,17 +229,28 @@ async def test_collect_stream_sync_and_async_agree_with_the_sdk_state(
             fake_sequrity.queue_denial(tool="send_email")
 
     dual = answer in ("dual_value", "denial")
+    tools = offer("a", "b") if answer == "tool_calls" else openai.omit
     queue()
     sync_client = _dual(sequrity_client) if dual else sequrity_client
-    ours = sq.collect_stream(sync_client.chat.completions.create(model="m", messages=USER, stream=True))
+    ours = sq.collect_stream(
+        sync_client.chat.completions.create(model="m", messages=USER, stream=True, tools=tools)
+    )
     _check_completion(ours, fake_sequrity.requests[-1].session_id)
     queue()
     async_client = _dual(async_sequrity_client) if dual else async_sequrity_client
     theirs = await sq.acollect_stream(
-        await async_client.chat.completions.create(model="m", messages=USER, stream=True)
+        await async_client.chat.completions.create(model="m", messages=USER, stream=True, tools=tools)
     )
     _check_completion(theirs, fake_sequrity.requests[-1].session_id)
-    assert (ours.text, ours.finish_reason, ours.chunks) == (theirs.text, theirs.finish_reason, theirs.chunks)
+    assert (ours.text, ours.document, ours.refusal, ours.finish_reason, ours.chunks) == (
+        theirs.text,
+        theirs.document,
+        theirs.refusal,
+        theirs.finish_reason,
+        theirs.chunks,
+    )
+    if not dual:
+        assert (ours.document, ours.refusal) == (None, None)
     assert [c["function"] for c in ours.tool_calls] == [c["function"] for c in theirs.tool_calls]
     if answer == "tool_calls":
         assert [c["function"] for c in ours.tool_calls] == [
@@ -242,8 +258,14 @@ async def test_collect_stream_sync_and_async_agree_with_the_sdk_state(
             {"name": "b", "arguments": '{"y": 2}'},
         ]
     if answer == "dual_value":
+        # The value is the text; the document the service sent is kept beside it.
+        assert (ours.text, ours.refusal) == ('{"n":3}', None)
+        assert ours.document is not None and json.loads(ours.document)["status"] == "success"
         assert ours.result().value == {"n": 3}
     if answer == "denial":
+        assert ours.text == ""
+        assert ours.refusal is not None and ours.refusal.startswith("Tool call to 'send_email' is denied")
+        assert ours.document is not None and json.loads(ours.document)["status"] == "failure"
         with pytest.raises(sq.PolicyViolation, match="send_email"):
             ours.result().raise_for_status()
 
@@ -285,7 +307,10 @@ def test_responses_objects_and_stream_events_validate_against_the_sdk_types(
     for stream in (False, True):
         if answer == "tool_call":
             fake_sequrity.queue_tool_call("lookup", {"q": "x"})
-        with client.responses.with_streaming_response.create(model="m", input="hi", stream=stream) as raw:
+        tools = offer_responses("lookup") if answer == "tool_call" else openai.omit
+        with client.responses.with_streaming_response.create(
+            model="m", input="hi", stream=stream, tools=tools
+        ) as raw:
             if not stream:
                 Response.model_validate(raw.json())
                 continue

@@ -266,7 +266,9 @@ class CollectedStream:
 
     text: str = ""
     session_id: str | None = None
-    # What the service sent when the value was presented as ``text`` (see docs/architectures.md).
+    # What the service sent when the value was presented as ``text`` (see docs/architectures.md):
+    # the streamed ``sequrity_content`` delta field, which the SDK's state accumulates like any
+    # other delta string (openai 2.x and 3.x; tests/test_fake_streaming.py checks it).
     document: str | None = None
     refusal: str | None = None
     finish_reason: str | None = None
