@@ -13,9 +13,9 @@ from typing import Any
 
 import openai
 import pytest
-from helpers.payloads import offer, offer_responses
 
 import sequrity_openai as sq
+from helpers.payloads import offer, offer_responses
 from sequrity_openai._policies._check import grammar_available
 from sequrity_openai.testing import FakeSequrity, ResultOf, TextAnswer
 
