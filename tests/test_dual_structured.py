@@ -126,7 +126,9 @@ def test_langchain_denial_is_a_refusal(fake_sequrity: FakeSequrity) -> None:
         async_client=fake_sequrity.async_client(features="dual-llm"),
     )
     # The refusal is the service's denial wording (queue_denial's default), word for word.
-    with pytest.raises(OpenAIRefusalError, match=r"^Tool call to 'send_email' is denied by argument checking"):
+    with pytest.raises(
+        OpenAIRefusalError, match=r"^Tool call to 'send_email' is denied by argument checking"
+    ):
         llm.with_structured_output(City, method="json_schema").invoke("Which city?")
 
 

@@ -335,7 +335,9 @@ def test_responses_api_and_streaming(fake_sequrity: FakeSequrity) -> None:
             final = stream.get_final_response()
     # Under dual-llm a denial is a refusal content part, not output text.
     assert final.output_text == ""
-    refusals = [p.refusal for i in final.output if i.type == "message" for p in i.content if p.type == "refusal"]
+    refusals = [
+        p.refusal for i in final.output if i.type == "message" for p in i.content if p.type == "refusal"
+    ]
     assert len(refusals) == 1 and refusals[0].startswith("Tool call to 'send_email' is denied")
     assert fake_sequrity.last_request is not None and fake_sequrity.last_request.answer == "denial"
 
