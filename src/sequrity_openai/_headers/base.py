@@ -18,7 +18,8 @@ class StrictModel(BaseModel):
     """A model of what we send: unknown fields and non-JSON numbers are errors when it is built."""
 
     # Infinity and NaN are not JSON (RFC 8259); a server would reject the header.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    # defer_build: the validators are built on first use, not at `import sequrity_openai`.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, defer_build=True)
 
 
 class HeaderModel(StrictModel):
