@@ -61,7 +61,7 @@ SEQURITY_KEY = "sq-bench-key-0123456789abcdef"
 PROVIDER_KEY = "sk-bench-provider-0123456789abcdef"
 MODEL = "openai/gpt-5-mini"
 MESSAGES: list[Any] = [{"role": "user", "content": "What is the capital of France?"}]
-POLICY_CODE = 'tool "send_email" { hard deny when to.value not in {"trusted@example.com"}; }'
+POLICY_CODE = 'tool "send_email" { hard deny when not (to.value in {"trusted@example.com"}); }'
 CONCURRENCY = 64
 TYPICAL_LLM_CALL_S = 1.0
 
