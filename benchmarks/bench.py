@@ -61,7 +61,7 @@ SEQURITY_KEY = "sq-bench-key-0123456789abcdef"
 PROVIDER_KEY = "sk-bench-provider-0123456789abcdef"
 MODEL = "openai/gpt-5-mini"
 MESSAGES: list[Any] = [{"role": "user", "content": "What is the capital of France?"}]
-POLICY_CODE = 'tool "send_email" { hard deny when to.value not in {"trusted@example.com"}; }'
+POLICY_CODE = 'tool "send_email" { hard deny when not (to.value in {"trusted@example.com"}); }'
 CONCURRENCY = 64
 TYPICAL_LLM_CALL_S = 1.0
 
@@ -828,9 +828,9 @@ def targets(groups: dict[str, Group], memory: tuple[MemoryResult, MemoryResult])
     out.append(
         Target(
             "import sequrity_openai, increment over import openai",
-            "<= 10 %",
+            "<= 5 %",
             f"{inc / base * 100:.1f} % ({inc * 1e3:.1f} ms of {base * 1e3:.0f} ms)",
-            inc / base <= 0.10,
+            inc / base <= 0.05,
         )
     )
     # Growth the adapter causes: no live block allocated by the package's code accumulates, and

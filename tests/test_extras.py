@@ -61,3 +61,8 @@ def test_require_returns_the_installed_library() -> None:
     import werkzeug
 
     assert require("testing", "f") is werkzeug
+
+
+def test_a_missing_extra_skips_under_importorskip() -> None:
+    # pytest.importorskip skips on ModuleNotFoundError only; a missing extra must be one.
+    assert issubclass(MissingDependencyError, ModuleNotFoundError)

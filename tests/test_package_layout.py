@@ -183,3 +183,26 @@ def test_the_private_name_check_sees_attribute_access() -> None:
     if not OLD_CLI:
         pytest.skip("the single-file CLI is gone")
     assert any("cli._error" in use for use in _private_uses("sequrity_openai._cli_fake"))
+
+
+def test_import_loads_no_optional_part() -> None:
+    # issue 11 item 12: the CLI, the testing kit, the integrations and the offline policy
+    # checker load when used, not with `import sequrity_openai`.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sequrity_openai as sq\n"
+        "print(sorted(m for m in sys.modules if m.startswith('sequrity_openai.')))\n"
+        "sq.PolicyChecker\n"
+        "print('sequrity_openai._policies._checker' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded, checker_after_use = out.splitlines()
+    names = {name.strip("'") for name in loaded.strip("[]").split(", ")}
+    assert "sequrity_openai._client" in names  # the parsing above sees what was loaded
+    for name in names:
+        part = name.removeprefix("sequrity_openai.")
+        assert not part.startswith(("cli", "_cli_", "testing", "integrations")), name
+        assert part not in ("_policies._checker", "_policies._eval"), name
+    assert checker_after_use == "True"

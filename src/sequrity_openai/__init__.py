@@ -1,5 +1,8 @@
 """Run OpenAI SDK code through Sequrity Control: ``client = sq.create_client()``."""
 
+import importlib
+import typing
+
 from ._anthropic import create_anthropic_client, create_async_anthropic_client
 from ._client import create_async_client, create_client
 from ._exceptions import (
@@ -31,9 +34,6 @@ from ._headers import (
     TllmPrompt,
     headers,
 )
-from ._policies._check import check_policy
-from ._policies._checker import PolicyChecker, PolicyDecision
-from ._policies._values import TaggedValue
 from ._policy_gen import GeneratedPolicies, agenerate_policies, generate_policies
 from ._results import (
     CollectedStream,
@@ -46,6 +46,34 @@ from ._results import (
 )
 from ._routes import ENDPOINT_TYPES, PROVIDERS, EndpointType, Provider, dual_model
 from ._sessions import Session, current_session, session, session_id_of
+
+if typing.TYPE_CHECKING:
+    from ._policies._check import check_policy
+    from ._policies._checker import PolicyChecker, PolicyDecision
+    from ._policies._values import TaggedValue
+
+# The offline policy checker is loaded on first use: most programs never touch it, and
+# `import sequrity_openai` must stay within 5 % of `import openai` (benchmarks/RESULTS.md).
+_LAZY = {
+    "PolicyChecker": "._policies._checker",
+    "PolicyDecision": "._policies._checker",
+    "TaggedValue": "._policies._values",
+    "check_policy": "._policies._check",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 # The only place the version is written; pyproject.toml reads it ([tool.hatch.version]).
 __version__ = "0.1.0"

@@ -28,11 +28,11 @@ def install_command(extra: Extra) -> str:
     return f'pip install "sequrity-openai[{extra}]"'
 
 
-class MissingDependencyError(ImportError):
+class MissingDependencyError(ModuleNotFoundError):
     """An optional feature was used without its extra. ``extra`` names the extra to install.
 
-    An ``ImportError`` (with ``name`` set to the missing module), so code that guards an
-    optional import with ``except ImportError`` keeps working.
+    A ``ModuleNotFoundError`` (with ``name`` set to the missing module), so code that guards
+    an optional import with ``except ImportError`` and ``pytest.importorskip`` keep working.
     """
 
     def __init__(self, feature: str, extra: Extra, *, name: str | None = None) -> None:

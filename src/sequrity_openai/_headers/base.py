@@ -48,7 +48,13 @@ class StrictModel(BaseModel):
     """
 
     # Infinity and NaN are not JSON (RFC 8259); a server would reject the header.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    # defer_build: the validators are built on first use, not at `import sequrity_openai`.
+    # The docstring under each field documents it; docs/reference.md is generated from those
+    # docstrings (mkdocstrings reads the source). pydantic's use_attribute_docstrings would
+    # copy them into Field.description at class creation, but on Python < 3.13 it re-reads
+    # and tokenizes the source once per class: +110 ms on `import sequrity_openai`, twice
+    # the import budget (benchmarks/RESULTS.md), so the runtime descriptions stay unset.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, defer_build=True)
 
     _unchecked: dict[str, JsonValue] = PrivateAttr(default_factory=dict)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -18,28 +18,44 @@ BlockerName = Literal["url_blocker", "file_blocker"]
 
 
 class ContentClassifier(StrictModel):
-    """An LLM classifier run over tool arguments and results."""
+    """One content classifier (`sq.ContentClassifier`).
+
+    In `X-Features` at `content_classifiers[]`.
+    """
 
     name: ClassifierName
-    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
-    mode: str | None = Field(
-        default=None,
-        description='Overrides threshold: "high sensitivity", "strict", "low sensitivity", "normal".',
-    )
+    """Which classifier: toxicity, PII, healthcare topics or finance topics."""
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    """Score at or above which content is flagged."""
+    mode: str | None = None
+    """Named sensitivity that replaces `threshold`: `"high sensitivity"`, `"strict"`, `"low sensitivity"` or
+    `"normal"`.
+    """
 
 
 class ContentBlocker(StrictModel):
-    """A blocker that redacts URLs or file references."""
+    """One content blocker (`sq.ContentBlocker`).
+
+    In `X-Features` at `content_blockers[]`.
+    """
 
     name: BlockerName
+    """`url_blocker` redacts URLs, `file_blocker` redacts file references."""
 
 
 class Features(HeaderModel):
-    """The ``X-Features`` header: architecture, classifiers and blockers."""
+    """The `X-Features` header (`sq.Features`): which architecture runs the session and which classifiers
+    and blockers watch it.
+    """
 
     agent_arch: AgentArch | None = None
+    """Architecture of the session. Applied first by the server, so it can switch the whole preset."""
     content_classifiers: list[ContentClassifier] | None = None
+    """LLM classifiers run over tool arguments (before a call) and tool results (after it). Empty lists are
+    not sent by the helpers.
+    """
     content_blockers: list[ContentBlocker] | None = None
+    """Blockers that redact URLs or file references in tool arguments and results."""
 
     @classmethod
     def _build(

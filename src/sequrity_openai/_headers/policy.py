@@ -24,12 +24,21 @@ def _sorted_unique(value: Any) -> Any:
 
 
 class BranchingMetaPolicy(StrictModel):
-    """Which producers, tags and consumers may steer control flow (dual-llm only)."""
+    """Control-flow policy for the program's branches (`sq.BranchingMetaPolicy`, dual-llm only). Lists are
+    sent sorted, without duplicates.
+
+    In `X-Policy` at `presets.branching_meta_policy`.
+    """
 
     mode: Literal["allow", "deny"] = "deny"
+    """`deny`: the lists name what may not decide a branch (a deny list); `allow`: what may (an allow list).
+    """
     producers: list[str] = Field(default_factory=list)
+    """Tools (producers) whose values the rule is about."""
     tags: list[str] = Field(default_factory=list)
+    """Tags the rule is about."""
     consumers: list[str] = Field(default_factory=list)
+    """Consumers the rule is about."""
 
     @field_validator("producers", "tags", "consumers", mode="before")
     @classmethod
@@ -38,31 +47,52 @@ class BranchingMetaPolicy(StrictModel):
 
 
 class PolicyPresets(StrictModel):
-    """Built-in policies that apply on top of the SQRT code."""
+    """Built-in policies that apply together with the code (`sq.PolicyPresets`).
+
+    In `X-Policy` at `presets`.
+    """
 
     default_allow: bool = True
+    """Allow a tool call that no rule matches."""
     default_allow_enforcement_level: EnforcementLevel = "soft"
+    """Enforcement level of the default allow."""
     enable_non_executable_memory: bool = True
+    """Tag every tool result as non-executable by default (dual-llm only; `Policy.single_llm()` sends
+    `false`).
+    """
     branching_meta_policy: BranchingMetaPolicy = Field(default_factory=BranchingMetaPolicy)
+    """Which values may decide a branch of the program (dual-llm only)."""
     enable_llm_blocked_tag: bool = True
+    """Deny AI parsing (`parse_with_ai`) of values that carry the LLM-blocked tag."""
     llm_blocked_tag_enforcement_level: EnforcementLevel = "hard"
+    """Enforcement level of the LLM-blocked-tag rule."""
 
 
 class PolicyCode(StrictModel):
-    """Policy source code and its language."""
+    """Policy source code (`sq.PolicyCode`).
+
+    In `X-Policy` at `codes`.
+    """
 
     code: str = ""
+    """The policy text, e.g. SQRT rules. Non-ASCII is escaped on the wire."""
     language: PolicyLanguage = "sqrt"
+    """Language of `code`."""
 
 
 class Policy(HeaderModel):
-    """The ``X-Policy`` header: SQRT (or Cedar) code, mode and presets."""
+    """The `X-Policy` header (`sq.Policy`): the security policy code and the built-in policies around it."""
 
     mode: PolicyMode | None = None
+    """Policy mode: `standard`, `strict` or `custom`."""
     codes: PolicyCode | None = None
+    """The policy source."""
     auto_gen: bool | None = None
+    """Generate policies from tool metadata (dual-llm only)."""
     fail_fast: bool | None = None
+    """Stop at the first hard denial. Server default: `true`."""
     presets: PolicyPresets | None = None
+    """Built-in policies applied with the code."""
 
     @classmethod
     def dual_llm(
