@@ -1,4 +1,5 @@
-"""The ``sequrity-openai`` command line: ``demo``, ``chat``, ``config``, ``headers``, ``fake-server``.
+"""The ``sequrity-openai`` command line: ``demo``, ``chat``, ``config``, ``headers``, ``fake-server``,
+``check-policy``, ``generate-policy``.
 
 Keys are read from the environment only, never from an option, so they stay out of shell
 history and process lists: ``SEQURITY_API_KEY`` (the bearer) and ``SEQURITY_LLM_API_KEY`` or
@@ -10,9 +11,10 @@ Exit codes: 0 ok, 1 failure (HTTP, connection, execution), 2 usage or configurat
 3 policy denial, 141 standard output closed early (``demo | head``).
 
 Layout (imports go down this list only): this module builds the parser and runs a command;
-``_chat``, ``_inspect`` (config, headers), ``_fake_server`` and ``_demo`` are the commands;
-``_options``, ``_progress``, ``_script`` and ``_standin`` serve them; ``_output`` holds the
-exit codes and the error line every command shares.
+``_chat``, ``_inspect`` (config, headers), ``_fake_server``, ``_demo``, ``_check_policy`` and
+``_generate_policy`` are the commands; ``_reply`` (how ``chat`` asks each API), ``_options``,
+``_progress``, ``_script`` and ``_standin`` serve them; ``_output`` holds the exit codes and the
+error line every command shares.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 from .. import __version__
 from .._exceptions import ConfigurationError
-from . import _chat, _demo, _fake_server, _inspect
+from . import _chat, _check_policy, _demo, _fake_server, _generate_policy, _inspect
 from ._output import (
     EXIT_BROKEN_PIPE,
     EXIT_DENIED,
@@ -61,7 +63,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="Talk to Sequrity Control with the OpenAI SDK, inspect the settings, or try it offline.",
+        description="Talk to Sequrity Control with the OpenAI or Anthropic SDK, check and generate "
+        "SQRT policies, inspect the settings, or try it offline.",
         epilog="Keys come from the environment only: SEQURITY_API_KEY, and SEQURITY_LLM_API_KEY or the "
         "provider's variable. Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 policy denial.",
     )
@@ -71,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     _chat.add_parser(commands)
     _inspect.add_parsers(commands)
     _fake_server.add_parser(commands)
+    _check_policy.add_parser(commands)
+    _generate_policy.add_parser(commands)
     return parser
 
 

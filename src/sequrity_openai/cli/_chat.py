@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Final, TextIO
+from typing import Any, Final
 
-import openai
-
-from .._client import create_client
 from .._exceptions import ConfigurationError
-from .._results import DOCUMENT_FIELD, collect_stream, parse_result
+from .._extras import MissingDependencyError
+from .._presentation import unwrap
+from .._results import parse_result
 from .._sessions import session
-from ._options import add_settings_options, client_arguments, positive_seconds, resolve, retry_count
+from ._options import add_settings_options, positive_count, positive_seconds, resolve, retry_count
 from ._output import (
     EXIT_DENIED,
     EXIT_FAILURE,
@@ -29,6 +28,7 @@ from ._output import (
     redact,
 )
 from ._progress import Progress
+from ._reply import API_CHOICES, DEFAULT_MAX_TOKENS, Api, LiveText, Reply, api_errors, ask, open_client
 
 __all__ = ["add_parser"]
 
@@ -41,6 +41,8 @@ _DEFAULT_MODELS: Final[Mapping[str | None, str]] = {
 # The SDK's default. With --timeout and no --max-retries the CLI makes one attempt, so that
 # --timeout bounds the whole command instead of being multiplied by silent retries.
 _DEFAULT_RETRIES: Final = 2
+# The logger whose "Retrying request" records announce the retries of each API's SDK.
+_SDK_LOGGERS: Final[Mapping[Api, str]] = {"chat-completions": "openai", "messages": "anthropic"}
 
 
 @dataclass
@@ -51,50 +53,14 @@ class _Outcome:
     program: str | None = None
     error: dict[str, Any] | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    document: str | None = None
     exit_code: int = EXIT_OK
+    shown: str | None = None  # the answer line (not part of the JSON object)
 
-
-class _LiveText:
-    """Echo streamed text as it arrives, unless it looks like a dual-llm JSON document.
-
-    Dual-llm answers are a JSON document whose value is only known at the end, so text
-    opening with ``{`` is held back and printed once parsed.
-    """
-
-    def __init__(self, out: TextIO, enabled: bool) -> None:
-        self.out = out
-        self.enabled = enabled
-        self.decided: bool | None = None  # True: echoing, False: holding back
-        self.pending = ""
-        self.line_open = False
-
-    def feed(self, chunks: Iterator[Any]) -> Iterator[Any]:
-        for chunk in chunks:
-            for choice in getattr(chunk, "choices", None) or []:
-                text = getattr(choice.delta, "content", None)
-                if choice.index == 0 and text:
-                    self._text(text)
-            yield chunk
-
-    def _text(self, text: str) -> None:
-        if not self.enabled or self.decided is False:
-            return
-        if self.decided is None:
-            self.pending += text
-            stripped = self.pending.lstrip()
-            if not stripped:
-                return
-            self.decided = not stripped.startswith("{")
-            if not self.decided:
-                return
-            text, self.pending = self.pending, ""
-        self.out.write(text)
-        self.out.flush()
-        self.line_open = not text.endswith("\n")
-
-    @property
-    def echoed(self) -> bool:
-        return bool(self.decided)
+    def to_json(self) -> dict[str, Any]:
+        fields = asdict(self)
+        del fields["shown"]
+        return fields
 
 
 def _prompt(words: list[str]) -> str:
@@ -102,7 +68,9 @@ def _prompt(words: list[str]) -> str:
     return sys.stdin.read() if words == ["-"] else " ".join(words)
 
 
-def _default_model(provider: str | None) -> str:
+def _default_model(api: Api, provider: str | None) -> str:
+    if api == "messages":
+        raise CommandError("--model is required with --api messages")
     model = _DEFAULT_MODELS.get(provider)
     if model is None:
         raise CommandError(f"--model is required with --provider {provider}")
@@ -110,12 +78,15 @@ def _default_model(provider: str | None) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    live = _LiveText(sys.stdout, enabled=args.stream and not args.json)
+    live = LiveText(sys.stdout, enabled=args.stream and not args.json)
     try:
         settings = resolve(args)
-        model = args.model or _default_model(settings.provider.value)
-    except (ConfigurationError, CommandError) as exc:
+        model = args.model or _default_model(args.api, settings.provider.value)
+        errors = api_errors(args.api)  # the missing-dependency error, before anything else
+    except (ConfigurationError, CommandError, MissingDependencyError) as exc:
         if not args.json:
+            if isinstance(exc, MissingDependencyError):
+                raise CommandError(str(exc)) from None  # a usage error naming the extra
             raise  # rendered by main, as for every command
         outcome = _Outcome(status="error", exit_code=EXIT_USAGE)
         outcome.error = {"type": type(exc).__name__, "message": str(exc)}
@@ -126,59 +97,67 @@ def _run(args: argparse.Namespace) -> int:
     retries = args.max_retries
     if retries is None:
         retries = 0 if args.timeout is not None else _DEFAULT_RETRIES
-    progress = Progress(sys.stderr, indicator=sys.stderr.isatty(), max_retries=retries)
-    http_client = openai.DefaultHttpxClient(
-        event_hooks={"request": [progress.on_request], "response": [progress.on_response]}
+    progress = Progress(
+        sys.stderr, indicator=sys.stderr.isatty(), max_retries=retries, logger=_SDK_LOGGERS[args.api]
     )
-    options: dict[str, Any] = {"max_retries": retries, "http_client": http_client}
+    options: dict[str, Any] = {"max_retries": retries}
     if args.timeout is not None:
         options["timeout"] = args.timeout
-    client = create_client(**client_arguments(settings, args), **options)
+    client = open_client(args.api, settings, args, progress, options)
+    features = settings.features.value
     outcome = _Outcome()
     with client, session(args.session_id) as scope:
         try:
             with progress:
-                text, tool_calls = _ask(client, model, _prompt(args.prompt), stream=args.stream, live=live)
-        except openai.OpenAIError as exc:
+                reply = ask(
+                    args.api,
+                    client,
+                    model,
+                    _prompt(args.prompt),
+                    stream=args.stream,
+                    live=live,
+                    max_tokens=args.max_tokens,
+                )
+        except errors as exc:
             outcome.status, outcome.exit_code = "failure", EXIT_FAILURE
             outcome.error = {"type": type(exc).__name__, "message": describe_exception(exc)}
-            if isinstance(exc, openai.APIStatusError):
-                outcome.error["status_code"] = exc.status_code
+            status_code = getattr(exc, "status_code", None)
+            if isinstance(status_code, int):
+                outcome.error["status_code"] = status_code
         else:
-            _interpret(text, tool_calls, outcome)
+            single_llm = features is not None and features.agent_arch == "single-llm"
+            _interpret(reply, outcome, single_llm=single_llm, show_document=args.show_document)
         outcome.session_id = scope.id
     return _finish(args, outcome, live, [settings.api_key.value, settings.llm_api_key.value])
 
 
-def _ask(
-    client: openai.OpenAI, model: str, prompt: str, *, stream: bool, live: _LiveText
-) -> tuple[str, list[dict[str, Any]]]:
-    messages: list[Any] = [{"role": "user", "content": prompt}]
-    if stream:
-        chunks = client.chat.completions.create(model=model, messages=messages, stream=True)
-        collected = collect_stream(live.feed(iter(chunks)))
-        # A dual-llm answer is presented as its value; the kept document says how it went.
-        return collected.document or collected.text, collected.tool_calls
-    completion = client.chat.completions.create(model=model, messages=messages)
-    message = completion.choices[0].message if completion.choices else None
-    if message is None:
-        return "", []
-    kept = getattr(message, DOCUMENT_FIELD, None)
-    text = kept if isinstance(kept, str) else message.content or ""
-    return text, [call.model_dump(mode="json") for call in message.tool_calls or []]
+def _interpret(reply: Reply, outcome: _Outcome, *, single_llm: bool, show_document: bool) -> None:
+    """Fill ``outcome`` from the reply: the value, and how a dual-llm run went.
 
-
-def _interpret(text: str, tool_calls: list[dict[str, Any]], outcome: _Outcome) -> None:
-    outcome.tool_calls = tool_calls
-    result = parse_result(text)
-    if result.status == "unknown":
-        outcome.answer = text
+    The document is the one kept beside a presented value; without one (Messages, the raw
+    opt-out, a request whose architecture the server's preset decides) the content may be
+    the document itself, except on a single-llm request: a single-llm answer is never read
+    as a document, even when a model prints one.
+    """
+    outcome.tool_calls = reply.tool_calls
+    document = reply.document
+    if document is None and not single_llm:
+        document = reply.text
+    result = parse_result(document) if document is not None else None
+    if result is None or result.status == "unknown":
+        outcome.answer = outcome.shown = reply.text
         return
     outcome.program = result.program
+    if show_document:
+        outcome.document = document
+    unwrapped = unwrap(document) if document is not None else None
     if result.ok:
         outcome.answer = result.value
+        # The value as the library presents it in message.content (a JSON value as compact JSON).
+        outcome.shown = unwrapped[0] if unwrapped is not None else None
         return
-    message = result.error.message if result.error else "dual-llm execution failed"
+    # A presented failure's refusal is the service's explanation, word for word.
+    message = reply.refusal or result.explanation or "dual-llm execution failed"
     code = result.error.code if result.error else None
     if result.is_policy_violation:
         outcome.status, outcome.exit_code = "denied", EXIT_DENIED
@@ -188,37 +167,43 @@ def _interpret(text: str, tool_calls: list[dict[str, Any]], outcome: _Outcome) -
         outcome.error = {"type": "SequrityExecutionError", "message": message, "code": code}
 
 
-def _show(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _answer_lines(outcome: _Outcome, live: _LiveText) -> list[str]:
+def _answer_lines(outcome: _Outcome, live: LiveText) -> list[str]:
     lines: list[str] = []
     if live.echoed:
         if live.line_open:
             lines.append("")
-    elif outcome.answer is not None and (outcome.answer != "" or not outcome.tool_calls):
-        lines.append(_show(outcome.answer))
+    elif outcome.shown is not None and (outcome.shown != "" or not outcome.tool_calls):
+        lines.append(outcome.shown)
     for call in outcome.tool_calls:
         function = call.get("function") or {}
         lines.append(f"tool call: {function.get('name')}({function.get('arguments')})")
     if outcome.program:
         lines += ["program:", *("    " + line for line in outcome.program.splitlines())]
+    lines += _document_lines(outcome)
     if outcome.session_id:
         lines.append(f"session: {outcome.session_id}")
     return lines
 
 
-def _finish(args: argparse.Namespace, outcome: _Outcome, live: _LiveText, secrets: list[str | None]) -> int:
+def _document_lines(outcome: _Outcome) -> list[str]:
+    if outcome.document is None:
+        return []
+    return ["document:", *("    " + line for line in outcome.document.splitlines())]
+
+
+def _finish(args: argparse.Namespace, outcome: _Outcome, live: LiveText, secrets: list[str | None]) -> int:
     if outcome.error is not None:
         outcome.error["message"] = one_line(redact(outcome.error["message"], secrets))
     if args.json:
         # stdout holds exactly one JSON object, whatever the outcome
-        print(redact(json.dumps(asdict(outcome), ensure_ascii=False), secrets), flush=True)
+        print(redact(json.dumps(outcome.to_json(), ensure_ascii=False), secrets), flush=True)
     elif outcome.exit_code == EXIT_OK:
         print(redact("\n".join(_answer_lines(outcome, live)), secrets), flush=True)
-    elif live.line_open:
-        print(flush=True)  # end a streamed line that the failure interrupted
+    else:
+        if live.line_open:
+            print(flush=True)  # end a streamed line that the failure interrupted
+        if outcome.document is not None:  # asked for: the document says why it failed
+            print(redact("\n".join(_document_lines(outcome)), secrets), flush=True)
     if outcome.error is not None:
         message = outcome.error["message"]
         if outcome.status == "denied":
@@ -238,7 +223,25 @@ def add_parser(commands: Any) -> None:
         help="the user message (several words are joined by spaces); - reads it from standard input",
     )
     chat.add_argument("--model", help="model id; for dual-llm 'planner,quarantined' or one id for both")
+    chat.add_argument(
+        "--api",
+        choices=API_CHOICES,
+        default="chat-completions",
+        help="the API to call: OpenAI Chat Completions (default) or Anthropic Messages (needs the "
+        "anthropic extra and --model)",
+    )
     chat.add_argument("--stream", action="store_true", help="stream the answer")
+    chat.add_argument(
+        "--show-document",
+        action="store_true",
+        help="also print the dual-llm document the service sent (the value is printed either way)",
+    )
+    chat.add_argument(
+        "--max-tokens",
+        type=positive_count,
+        metavar="N",
+        help=f"the most tokens the answer may use (Messages requires one: {DEFAULT_MAX_TOKENS})",
+    )
     chat.add_argument(
         "--json", action="store_true", help="print one JSON object: status, answer, session_id, ..."
     )

@@ -20,6 +20,7 @@ __all__ = [
     "client_arguments",
     "origin_label",
     "port",
+    "positive_count",
     "positive_seconds",
     "resolve",
     "retry_count",
@@ -51,6 +52,16 @@ def retry_count(text: str) -> int:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number of retries, 0 or more, got {text!r}")
+    return value
+
+
+def positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number greater than 0, got {text!r}")
     return value
 
 

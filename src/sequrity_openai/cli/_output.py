@@ -60,7 +60,15 @@ FLAGS: Final[Mapping[str, str]] = {
     "allow_insecure_http": "--allow-insecure-http",
     "timeout": "--timeout",
     "max_retries": "--max-retries",
+    # generate-policy
+    "tools": "--tools",
+    "model": "--model",
+    "n_retries": "--n-retries",
+    "internal_tool_names": "--internal-tool",
+    "description": "DESCRIPTION",
 }
+# The settings the CLI reads from the environment only, on purpose: the keys.
+_ENV_ONLY: Final = frozenset({"api_key", "llm_api_key"})
 # Every variable that may hold a key: whatever they hold is scrubbed from anything printed.
 KEY_VARS: Final = (
     _settings.ENV_API_KEY,
@@ -105,7 +113,10 @@ def configuration_hint(exc: ConfigurationError) -> str | None:
     if exc.setting is None:
         return None
     flag = FLAGS.get(exc.setting)
-    if flag is None:  # keys: the CLI has no option for them, on purpose
+    if flag is None:
+        if exc.setting not in _ENV_ONLY:
+            return None
+        # keys: the CLI has no option for them, on purpose
         where = f" ({exc.env_var})" if exc.env_var else ""
         return f"the command line reads {exc.setting} from the environment only{where}"
     if exc.origin == "environment" and exc.env_var:
@@ -125,8 +136,15 @@ def report_configuration_error(exc: ConfigurationError) -> None:
     hint(exc)
 
 
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    # anthropic is an extra: its connection error counts only once something imported it.
+    anthropic = sys.modules.get("anthropic")
+    extra = getattr(anthropic, "APIConnectionError", None)
+    return (openai.APIConnectionError, extra) if isinstance(extra, type) else (openai.APIConnectionError,)
+
+
 def describe_exception(exc: BaseException) -> str:
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, _connection_errors()):
         url = getattr(getattr(exc, "request", None), "url", None)
         where = f" to {url.scheme}://{url.netloc.decode()}" if url is not None else ""
         return f"{type(exc).__name__}: {exc}{where}"

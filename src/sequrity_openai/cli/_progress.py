@@ -17,13 +17,15 @@ from ._output import PROG
 
 __all__ = ["Progress"]
 
+# The SDK whose retry loop is announced: "openai" (3.x and 2.x) or "anthropic" (whose wording,
+# "Retrying request to <url> in <seconds> seconds", the handler below reads the same way).
 _SDK_LOGGER: Final = "openai"
 _TICK: Final = 0.1
 _CLEAR: Final = "\r\x1b[K"
 
 
 class _RetryLog(logging.Handler):
-    """Receives the SDK's "Retrying request ..." records (3.x and 2.x wordings)."""
+    """Receives the SDK's "Retrying request ..." records (openai 3.x and 2.x, anthropic)."""
 
     def __init__(self, progress: Progress) -> None:
         super().__init__(logging.INFO)
@@ -45,7 +47,9 @@ class Progress:
     to the client as httpx event hooks.
     """
 
-    def __init__(self, stream: TextIO, *, indicator: bool, max_retries: int) -> None:
+    def __init__(
+        self, stream: TextIO, *, indicator: bool, max_retries: int, logger: str = _SDK_LOGGER
+    ) -> None:
         self.stream = stream
         self.indicator = indicator
         self.max_retries = max_retries
@@ -57,7 +61,7 @@ class Progress:
         self._started = time.monotonic()
         self._thread: threading.Thread | None = None
         self._handler = _RetryLog(self)
-        self._logger = logging.getLogger(_SDK_LOGGER)
+        self._logger = logging.getLogger(logger)
         self._level = self._logger.level
 
     def __enter__(self) -> Progress:
