@@ -14,7 +14,7 @@ from typing import Any
 
 import openai
 
-from .._exceptions import SequrityError
+from .._exceptions import ConfigurationError, SequrityError
 from .._policy_gen import InternalToolName, generate_policies, tools_from_file
 from .._routes import PROVIDERS
 from ._options import positive_seconds, retry_count
@@ -46,6 +46,8 @@ def _run(args: argparse.Namespace) -> int:
             **options,
             **settings,
         )
+    except ConfigurationError:
+        raise  # a usage or configuration error (exit 2), rendered by main with its hint
     except (openai.OpenAIError, SequrityError) as exc:
         # The same rendering as `chat`: one line, keys redacted (the SDK's classes on HTTP errors).
         error(describe_exception(exc))
@@ -79,7 +81,8 @@ def add_parser(commands: Any) -> None:
     gen.add_argument(
         "--provider",
         choices=PROVIDERS,
-        help="LLM provider route (SEQURITY_PROVIDER; default route: OpenRouter)",
+        metavar="PROVIDER",
+        help=f"LLM provider route: {', '.join(PROVIDERS)} (SEQURITY_PROVIDER; default route: OpenRouter)",
     )
     gen.add_argument(
         "--internal-tool",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TextIO
 
@@ -102,7 +102,10 @@ def open_client(
     api: Api, settings: Settings, args: argparse.Namespace, progress: Progress, options: dict[str, Any]
 ) -> Any:
     """A stock client of ``api`` built from ``settings``, with ``progress`` on its HTTP events."""
-    hooks = {"request": [progress.on_request], "response": [progress.on_response]}
+    hooks: dict[str, list[Callable[..., Any]]] = {
+        "request": [progress.on_request],
+        "response": [progress.on_response],
+    }
     if api == "messages":
         sdk = require("anthropic", MESSAGES_FEATURE)
         # On the default route the Messages provider key is ANTHROPIC_API_KEY (PROTOCOL.md 1).
