@@ -13,6 +13,7 @@ import os
 import pty
 import re
 import select
+import shlex
 import signal
 import socket
 import subprocess
@@ -27,7 +28,8 @@ import openai
 import pytest
 
 import sequrity_openai as sq
-from sequrity_openai.testing import FakeSequrity
+from sequrity_openai._policies._check import grammar_available as sq_grammar_available
+from sequrity_openai.testing import FakeSequrity, default_denial
 
 KEY = "sq-proc-secret-0123456789abcdef"
 LLM_KEY = "or-proc-secret-fedcba9876543210"
@@ -301,6 +303,8 @@ def test_output_lines_fit_in_100_columns(tmp_path: Path) -> None:
             "demo": (["demo"], {}),
             "config": (["config", "--policy", str(policy), "--config", '{"fsm": {"max_n_turns": 3}}'], env),
             "help": (["chat", "--help"], {}),
+            "check-policy help": (["check-policy", "--help"], {}),
+            "generate-policy help": (["generate-policy", "--help"], {}),
         }
     )
     for name, run in runs.items():
@@ -454,3 +458,242 @@ def test_log_requests_shows_headers_with_keys_masked_and_the_session(serve: obje
     assert "    x-api-key: ****3210" in lines
     assert '    x-features: {"agent_arch":"dual-llm"}' in lines
     assert f"    x-session-id: {scope.id}" in lines
+
+
+# --------------------------------------------------------------------------- chat: value, document, Messages
+
+
+def test_chat_prints_the_value_and_on_request_the_document(fake: FakeSequrity) -> None:
+    fake.queue_text("ignored", value={"total": 97})
+    shown = cli("chat", "add", "--features", "dual-llm", "--show-document", **keys(fake))
+    assert (shown.code, shown.err) == (0, "")
+    assert shown.lines[0] == '{"total":97}'  # what message.content holds: the value
+    assert shown.lines[1] == "document:"
+    assert json.loads(shown.lines[2])["final_return_value"]["value"] == {"total": 97}
+    assert shown.lines[-1] == f"session: {fake.last_request.session_id}"  # type: ignore[union-attr]
+    fake.queue_denial(tool="send_email")
+    denied = cli("chat", "mail eve", "--features", "dual-llm", "--show-document", **keys(fake))
+    assert denied.code == 3
+    assert denied.lines[0] == "document:" and json.loads(denied.lines[1])["status"] == "failure"
+    assert denied.err.startswith(f"sequrity-openai: error: policy denied: {default_denial('send_email')}")
+
+
+def test_chat_over_the_anthropic_messages_api(fake: FakeSequrity) -> None:
+    pytest.importorskip("anthropic")
+    env = {**keys(fake), "ANTHROPIC_API_KEY": OPENAI_KEY}
+    fake.queue_text("ignored", value=[1, 2])
+    dual = cli("chat", "x", "--api", "messages", "--model", "claude-x", "--features", "dual-llm", **env)
+    assert (dual.code, dual.err) == (0, "")
+    assert dual.lines == ["[1,2]", f"session: {fake.last_request.session_id}"]  # type: ignore[union-attr]
+    sent = fake.last_request
+    assert sent is not None and sent.path == "/control/chat/v1/messages"
+    assert sent.header("x-api-key") == OPENAI_KEY  # ANTHROPIC_API_KEY, the Messages key of the default route
+    fake.queue_text("streamed words")
+    streamed = cli("chat", "y", "--api", "messages", "--model", "claude-x", "--stream", **env)
+    assert (streamed.code, streamed.lines[0]) == (0, "streamed words")
+    assert fake.last_request is not None and fake.last_request.body["stream"] is True
+    fake.queue_denial()
+    denied = cli("chat", "z", "--api", "messages", "--model", "claude-x", "--features", "dual-llm", **env)
+    assert (denied.code, denied.out) == (3, "")
+    assert "policy denied: Tool call to 'send_email' is denied" in denied.err
+
+
+def test_chat_messages_without_the_anthropic_package_names_the_extra() -> None:
+    blocked = (
+        "import sys; sys.modules['anthropic'] = None; from sequrity_openai.cli import main; sys.exit(main())"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", blocked, "chat", "x", "--api", "messages", "--model", "m"],
+        env=_env(SEQURITY_API_KEY=KEY),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == (
+        "sequrity-openai: error: chat --api messages needs anthropic, which comes with the 'anthropic' "
+        'extra: pip install "sequrity-openai[anthropic]"\n'
+    )
+
+
+# --------------------------------------------------------------------------- check-policy
+
+LEAK = r"""let sensitive_docs = {"internal_use", "confidential"};
+tool "get_internal_document" -> @tags |= sensitive_docs;
+tool "send_email" {
+    hard deny when (body.tags overlaps sensitive_docs)
+        and (not to.value in {str matching r".*@trustedcorp\.com"});
+}
+"""
+LEAK_CALLS = [
+    {"tool": "get_internal_document", "args": {"doc_id": "DOC1"}, "result": "Q3 numbers"},
+    {
+        "tool": "send_email",
+        "args": {"to": "eve@gmail.com", "body": {"value": "FYI", "from": "get_internal_document"}},
+        "expect": "denied",
+    },
+    {"tool": "send_email", "args": {"to": "boss@trustedcorp.com", "body": {"from": "get_internal_document"}}},
+]
+needs_grammar = pytest.mark.skipif(not sq_grammar_available(), reason="needs the [sqrt] extra")
+
+
+def _policy_files(tmp_path: Path) -> dict[str, str]:
+    files = {
+        "good": ("mail.sqrt", LEAK),
+        "bad": ("broken.sqrt", 'let x = {"a"};\ntool "send_email" { hard deny; }\n'),
+        "calls": ("calls.json", json.dumps(LEAK_CALLS)),
+        "wrong": ("wrong.json", json.dumps([{**LEAK_CALLS[0], "expect": "denied"}])),
+    }
+    for name, text in files.values():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return {key: str(tmp_path / name) for key, (name, _) in files.items()}
+
+
+@needs_grammar
+def test_check_policy_exit_codes_and_what_it_prints(tmp_path: Path) -> None:
+    f = _policy_files(tmp_path)
+    runs = cli_all(
+        {
+            "valid": (["check-policy", f["good"]], {}),
+            "invalid": (["check-policy", f["good"], f["bad"], str(tmp_path / "missing.sqrt")], {}),
+            "simulated": (["check-policy", f["good"], "--simulate", f["calls"]], {}),
+            "mismatch": (["check-policy", f["good"], "--simulate", f["wrong"]], {}),
+            "bad calls": (["check-policy", f["good"], "--simulate", f["bad"]], {}),
+        }
+    )
+    assert (runs["valid"].code, runs["valid"].out, runs["valid"].err) == (0, f"{f['good']}: valid SQRT\n", "")
+
+    invalid = runs["invalid"]
+    assert (invalid.code, invalid.out) == (2, f"{f['good']}: valid SQRT\n")
+    errors = invalid.err.splitlines()
+    assert errors[0].startswith(f"{f['bad']}: invalid SQRT at line 2, column 30: unexpected character ';'")
+    assert errors[1:3] == ['    tool "send_email" { hard deny; }', " " * 33 + "^"]  # the line, the column
+    assert errors[-1] == f"{tmp_path / 'missing.sqrt'}: cannot read it: No such file or directory"
+
+    simulated = runs["simulated"]
+    assert (simulated.code, simulated.err) == (0, "")
+    decisions = [line for line in simulated.lines if line.startswith(f"{f['good']}: [")]
+    assert [line.split("] ", 1)[1].split(" by ")[0] for line in decisions] == [
+        "get_internal_document: allowed",
+        "send_email: denied",
+        "send_email: allowed",
+    ]
+    reason = simulated.lines[simulated.lines.index(decisions[1]) + 1]
+    assert reason.startswith("    ") and "send_email" in reason  # the reason, under the decision
+
+    mismatch = runs["mismatch"]
+    assert mismatch.code == 1
+    assert "get_internal_document: allowed" in mismatch.out and "<-- expected denied" in mismatch.out
+
+    assert runs["bad calls"].code == 2
+    assert runs["bad calls"].err.startswith(f"--simulate {f['bad']}: invalid JSON")
+
+
+@needs_grammar
+def test_check_policy_loads_neither_werkzeug_nor_the_stand_in(tmp_path: Path) -> None:
+    f = _policy_files(tmp_path)
+    probe = (
+        "import sys; from sequrity_openai.cli import main; code = main(); "
+        "print(code, sorted(m for m in sys.modules if m == 'werkzeug' or m.startswith('sequrity_openai.testing')))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, "check-policy", f["good"], "--simulate", f["calls"]],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stdout.splitlines()[-1] == "0 []", proc.stderr
+
+
+@needs_grammar
+def test_the_pre_commit_hook_runs_check_policy_on_sqrt_files(tmp_path: Path) -> None:
+    yaml = pytest.importorskip("yaml")
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parents[1]
+    (hook,) = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert hook["id"] == "sequrity-check-policy" and hook["language"] == "python"
+    extras = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert hook["additional_dependencies"] == extras["optional-dependencies"]["sqrt"]
+    files = re.compile(hook["files"])
+    assert [bool(files.search(p)) for p in ("policies/mail.sqrt", "mail.sqrt.bak", "policy.json")] == [
+        True,
+        False,
+        False,
+    ]
+    f = _policy_files(tmp_path)
+    # As pre-commit runs it: the entry, split like a shell command, then the matching files.
+    entry = shlex.split(hook["entry"])
+    assert entry[0] == "sequrity-openai"
+    argv = [SCRIPT, *entry[1:]]
+    clean = subprocess.run([*argv, f["good"]], env=_env(), capture_output=True, text=True, timeout=120)
+    dirty = subprocess.run(
+        [*argv, f["good"], f["bad"]], env=_env(), capture_output=True, text=True, timeout=120
+    )
+    assert clean.returncode == 0
+    assert dirty.returncode == 2 and f"{f['bad']}: invalid SQRT at line 2" in dirty.stderr
+
+
+# --------------------------------------------------------------------------- generate-policy
+
+GEN_TOOLS = [
+    {"type": "function", "function": {"name": "send_email", "parameters": {"type": "object"}}},
+    {"type": "function", "function": {"name": "get_document", "parameters": {"type": "object"}}},
+]
+
+
+@needs_grammar
+def test_generate_policy_output_is_a_policy_file(fake: FakeSequrity, tmp_path: Path) -> None:
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps(GEN_TOOLS), encoding="utf-8")
+    policy = tmp_path / "policy.sqrt"
+    with policy.open("w", encoding="utf-8") as out:
+        proc = _start(
+            ["generate-policy", "--tools", str(tools), "--verbose", "Never email documents outside"],
+            _env(**keys(fake)),
+            stdout=out,
+        )
+        run = _finish(proc)
+    assert run.code == 0
+    assert re.fullmatch(
+        r"sequrity-openai: usage: prompt_tokens \d+, completion_tokens \d+, total_tokens \d+\n", run.err
+    )
+    text = policy.read_text(encoding="utf-8")
+    assert 'tool "send_email"' in text and 'tool "get_document"' in text
+    sent = fake.last_request
+    assert sent is not None and sent.path == "/control/policy-gen/v1/generate"
+    assert sent.body["description"] == "Never email documents outside" and sent.body["tools"] == GEN_TOOLS
+    assert sent.header("x-api-key") == LLM_KEY
+    checked = cli("check-policy", str(policy))
+    assert (checked.code, checked.err) == (0, "")
+
+
+def test_generate_policy_failures(tmp_path: Path) -> None:
+    tools = tmp_path / "tools.json"
+    tools.write_text('{"tools": "send_email"}', encoding="utf-8")
+    good_tools = tmp_path / "good.json"
+    good_tools.write_text(json.dumps(GEN_TOOLS), encoding="utf-8")
+    with FakeSequrity() as failing:
+        failing.queue_error(500, f"generator down for {LLM_KEY}")
+        with failing.expect_rejection(at_least=0):
+            runs = cli_all(
+                {
+                    "bad tools": (["generate-policy", "--tools", str(tools), "d"], keys(failing)),
+                    "no tools": (["generate-policy", "d"], keys(failing)),
+                    "api error": (
+                        ["generate-policy", "--tools", str(good_tools), "--max-retries", "0", "d"],
+                        keys(failing),
+                    ),
+                }
+            )
+    bad = runs["bad tools"]
+    assert (bad.code, bad.out) == (2, "")
+    assert bad.err.startswith(
+        f"sequrity-openai: error: --tools {tools}: expected a JSON list of tool objects"
+    )
+    assert (runs["no tools"].code, runs["no tools"].out) == (2, "")
+    assert "the following arguments are required: --tools" in runs["no tools"].err
+    failed = runs["api error"]
+    assert (failed.code, failed.out) == (1, "")
+    assert failed.err.startswith("sequrity-openai: error: InternalServerError: Error code: 500")
+    assert "generator down for ****" in failed.err and failed.err.count("\n") == 1
