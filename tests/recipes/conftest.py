@@ -7,9 +7,8 @@ request that reaches it fails the test. Each test then checks what reached FakeS
 ``_recipes.py``).
 
 The architecture comes from ``SEQURITY_FEATURES`` (the ``arch`` fixture), so the programs are
-the same for every architecture. Only single-llm runs today: dual-llm answers still arrive as
-the service's JSON document in ``content``, which no framework parses (issue 12). Adding
-``"dual-llm"`` to ``ARCHS`` runs every recipe under dual-llm unchanged.
+the same for every architecture: under dual-llm the adapter presents the final value as
+``content`` (and a denial as ``refusal``), so every recipe runs unchanged.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from pytest_httpserver import HTTPServer
 from recipes._recipes import SQ_KEY
 from sequrity_openai.testing import FakeSequrity
 
-ARCHS = ["single-llm"]  # issue 12: add "dual-llm" once dual-llm answers present the value as content
+ARCHS = ["single-llm", "dual-llm"]
 
 
 @pytest.fixture(scope="module")
