@@ -7,6 +7,7 @@ from ._exceptions import (
     ConfigurationError,
     HeaderTooLargeError,
     PolicyViolation,
+    RedirectRefusedError,
     SequrityError,
     SequrityExecutionError,
 )
@@ -43,6 +44,7 @@ from ._results import (
 )
 from ._routes import ENDPOINT_TYPES, PROVIDERS, EndpointType, Provider, dual_model
 from ._sessions import Session, current_session, session, session_id_of
+from ._settings import Settings, resolve_settings
 
 __version__ = "0.1.0"
 
@@ -72,12 +74,14 @@ __all__ = [
     "PromptConfig",
     "Provider",
     "Reasoning",
+    "RedirectRefusedError",
     "ResponseFormat",
     "ResultError",
     "RllmPrompt",
     "SequrityError",
     "SequrityExecutionError",
     "Session",
+    "Settings",
     "TllmPrompt",
     "ValueMeta",
     "__version__",
@@ -89,6 +93,7 @@ __all__ = [
     "dual_model",
     "headers",
     "parse_result",
+    "resolve_settings",
     "session",
     "session_id_of",
 ]

@@ -8,6 +8,7 @@ server. ``to_header()`` gives the compact ASCII JSON that goes on the wire; fiel
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -558,6 +559,31 @@ def check_header_value(value: str, source: str) -> None:
         raise ConfigurationError(f"{source} contains non-ASCII characters, which cannot go in an HTTP header")
 
 
+# A session id, from the caller or from the server, is printable ASCII without spaces and of
+# bounded length (the service's are 36-character uuids): it is re-sent on every call of a scope.
+SESSION_ID_MAX = 256
+_SESSION_ID = re.compile(r"[!-~]{1,%d}" % SESSION_ID_MAX)
+
+
+def valid_session_id(value: object) -> bool:
+    """The one rule for session ids, applied to arguments and to ids the server sends."""
+    return isinstance(value, str) and _SESSION_ID.fullmatch(value) is not None
+
+
+def check_session_id(value: object, source: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            f"{source} must be a str, got {type(value).__name__}", setting="session_id", origin="argument"
+        )
+    if not valid_session_id(value):
+        raise ConfigurationError(
+            f"{source} must be 1 to {SESSION_ID_MAX} printable ASCII characters without spaces",
+            setting="session_id",
+            origin="argument",
+        )
+    return value
+
+
 def check_header_size(values: Mapping[str, str], limit: int) -> None:
     total = sum(len(k) + len(v) + 4 for k, v in values.items())  # "Name: value\r\n"
     if total > limit:
@@ -592,10 +618,7 @@ def build_headers(
     if config is not None:
         out["X-Config"] = coerce(Config, config, src.get("config", "config")).to_header()
     if session_id is not None:
-        check_header_value(session_id, src.get("session_id", "session_id"))
-        if not session_id:
-            raise ConfigurationError(f"{src.get('session_id', 'session_id')} is empty")
-        out["X-Session-ID"] = session_id
+        out["X-Session-ID"] = check_session_id(session_id, src.get("session_id", "session_id"))
     check_header_size(out, max_header_bytes)
     return out
 

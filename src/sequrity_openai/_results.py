@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import reprlib
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ._exceptions import PolicyViolation, SequrityExecutionError
-from ._sessions import session_id_of
+from ._sessions import field_of, session_id_of
 
 __all__ = [
     "CollectedStream",
@@ -27,12 +28,45 @@ Status = Literal["success", "failure", "unknown"]
 # What the service says when a policy stops a run: "Tool call send_email denied by argument
 # checking policies. ...", "The program violated control flow policies and cannot continue ...".
 # Errors that merely mention a policy (a policy that fails to parse, whose text may well say
-# "deny") are not denials, so the verb must be a past-tense outcome tied to "policy/policies".
-_DENIAL = re.compile(
-    r"\b(?:denied|violated|blocked|rejected)\b[^.\n]{0,80}?\bpolic(?:y|ies)\b|\bpolicy (?:violation|denial)s?\b",
-    re.IGNORECASE,
-)
-_DENIAL_CODE = re.compile(r"polic[a-z_ -]*(?:violat|den)|(?:violat|den)[a-z_ -]*polic", re.IGNORECASE)
+# "deny") are not denials, so the verb must be a past-tense outcome tied to "policy/policies":
+# "policy" starting at most 80 characters after the verb, in the same sentence. The text can be
+# shaped by an injected prompt, so the test is built from single-pass searches and bisections
+# (linear time), never from a pattern that backtracks over unbounded runs.
+_VERB = re.compile(r"\b(?:denied|violated|blocked|rejected)\b", re.IGNORECASE)
+_POLICY_WORD = re.compile(r"\bpolic(?:y|ies)\b", re.IGNORECASE)
+_POLICY_NOUN = re.compile(r"\bpolicy (?:violation|denial)s?\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.\n]")
+_VERB_REACH = 80
+# Error codes: a run of letters, "_", "-" or spaces naming both a policy and a violation/denial.
+_CODE_RUN = re.compile(r"[a-z_ -]+", re.IGNORECASE)
+
+
+def _is_denial_code(code: str) -> bool:
+    for run in _CODE_RUN.findall(code):
+        run = run.lower()
+        if "polic" in run and ("violat" in run or "den" in run):
+            return True
+    return False
+
+
+def _is_denial_message(text: str) -> bool:
+    if _POLICY_NOUN.search(text):
+        return True
+    policies = [m.start() for m in _POLICY_WORD.finditer(text)]
+    if not policies:
+        return False
+    ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+    for verb in _VERB.finditer(text):
+        after = verb.end()
+        index = bisect.bisect_left(policies, after)
+        if index == len(policies) or policies[index] - after > _VERB_REACH:
+            continue
+        stop = bisect.bisect_left(ends, after)
+        if stop == len(ends) or ends[stop] >= policies[index]:
+            return True
+    return False
+
+
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = _SHORT.maxother = 2000
 
@@ -78,7 +112,7 @@ class DualLlmResult:
     def is_policy_violation(self) -> bool:
         if self.status != "failure" or self.error is None:
             return False
-        if _DENIAL_CODE.search(self.error.code or "") or _DENIAL.search(self.error.message):
+        if _is_denial_code(self.error.code or "") or _is_denial_message(self.error.message):
             return True
         # Without an explanation, a check in the history that denied something is the cause.
         return not self.error.message.strip() and _history_denied(self.policy_check_history)
@@ -127,10 +161,6 @@ def _strings(value: object) -> tuple[str, ...]:
     return ()
 
 
-def _get(obj: object, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-
-
 def _content_of(obj: object) -> str | None:
     """The text of a ChatCompletion, a message (object or dict), a string, bytes or a collected stream."""
     if obj is None or isinstance(obj, str):
@@ -139,18 +169,18 @@ def _content_of(obj: object) -> str | None:
         return bytes(obj).decode("utf-8", errors="replace")
     if isinstance(obj, CollectedStream):
         return obj.text
-    choices = _get(obj, "choices")
+    choices = field_of(obj, "choices")
     if isinstance(choices, list):
         if not choices:
             return None
-        obj = _get(choices[0], "message")
-    content = _get(obj, "content")
+        obj = field_of(choices[0], "message")
+    content = field_of(obj, "content")
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # content parts: [{"type": "text", "text": "..."}]
-        texts = [_get(part, "text") for part in content]
+        texts = [field_of(part, "text") for part in content]
         return "".join(t for t in texts if isinstance(t, str))
-    output_text = _get(obj, "output_text")  # a Responses API Response
+    output_text = field_of(obj, "output_text")  # a Responses API Response
     return output_text if isinstance(output_text, str) else None
 
 
