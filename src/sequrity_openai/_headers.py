@@ -577,7 +577,8 @@ def check_session_id(value: object, source: str) -> str:
         )
     if not valid_session_id(value):
         raise ConfigurationError(
-            f"{source} must be 1 to {SESSION_ID_MAX} printable ASCII characters without spaces",
+            f"{source} must be 1 to {SESSION_ID_MAX} printable ASCII characters: no space, "
+            "no CR, LF or NUL or other control character, nothing outside ASCII",
             setting="session_id",
             origin="argument",
         )

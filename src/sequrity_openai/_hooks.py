@@ -4,10 +4,12 @@ One :class:`Guard` lives on each HTTP client (``with_options`` / ``copy`` share 
 they share its guard). It knows the Sequrity origins (scheme, host, port) the client was made
 for and their keys, and acts only on requests to those origins:
 
-- no ambient OpenAI credential reaches Sequrity: a bearer that is not a Sequrity key given to a
-  factory (``OPENAI_CUSTOM_HEADERS``, ``OPENAI_ADMIN_KEY``, a copy that re-read the environment)
-  is replaced, and ``OpenAI-Organization`` / ``OpenAI-Project`` / ``OPENAI_CUSTOM_HEADERS``
-  headers are dropped unless they were given to the factory;
+- no ambient OpenAI credential reaches Sequrity: a bearer taken from the environment
+  (``OPENAI_API_KEY``, ``OPENAI_ADMIN_KEY``, an ``Authorization`` line of
+  ``OPENAI_CUSTOM_HEADERS``, picked up by the stock client or by a copy that re-read the
+  environment) is replaced by the Sequrity key, and ``OpenAI-Organization`` /
+  ``OpenAI-Project`` / ``OPENAI_CUSTOM_HEADERS`` headers are dropped unless they were given to
+  the factory. A bearer the caller set explicitly on a call is the caller's to choose;
 - a redirect to another origin is refused (:class:`RedirectRefusedError`) before anything is
   sent there; same-origin redirects are followed;
 - the session scope's id goes out, and a valid id from a 2xx answer comes back in;
@@ -59,13 +61,23 @@ class _Target:
 
 @functools.lru_cache(maxsize=8)
 def _custom_header_pairs(raw: str) -> tuple[tuple[str, str], ...]:
-    # The SDK's own parsing of OPENAI_CUSTOM_HEADERS: "Name: value" lines.
+    # The SDK's own parsing of OPENAI_CUSTOM_HEADERS: "Name: value" lines (names in lower case).
     pairs = []
     for line in raw.split("\n"):
         name, sep, value = line.partition(":")
-        if sep and name.strip().lower() != "authorization":
+        if sep:
             pairs.append((name.strip().lower(), value.strip()))
     return tuple(pairs)
+
+
+def _is_ambient_bearer(auth: str, target: _Target) -> bool:
+    environ = os.environ
+    for var in ("OPENAI_API_KEY", "OPENAI_ADMIN_KEY"):
+        value = environ.get(var)
+        if value and auth == f"Bearer {value}":
+            return True
+    custom = _custom_header_pairs(environ.get("OPENAI_CUSTOM_HEADERS") or "")
+    return ("authorization", auth) in target.ambient or ("authorization", auth) in custom
 
 
 class Guard:
@@ -96,7 +108,7 @@ class Guard:
             return
         headers = request.headers
         auth = headers.get("authorization")
-        if auth is not None and auth not in target.bearers:
+        if auth is not None and auth not in target.bearers and _is_ambient_bearer(auth, target):
             if len(target.bearers) == 1:
                 headers["Authorization"] = next(iter(target.bearers))
             else:  # several Sequrity keys share this client: which one is not ours to guess
@@ -108,7 +120,7 @@ class Guard:
         custom = os.environ.get("OPENAI_CUSTOM_HEADERS")
         for pairs in (target.ambient, _custom_header_pairs(custom) if custom else ()):
             for name, value in pairs:
-                if headers.get(name) == value:
+                if name != "authorization" and headers.get(name) == value:
                     del headers[name]
         scope = SCOPE.get()
         if scope is None or scope.id is None or _SESSION_HEADER in headers:
