@@ -39,7 +39,9 @@ def completion(content: str = "ok") -> bytes:
             "object": "chat.completion",
             "created": 0,
             "model": "m",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+            ],
         }
     ).encode()
 
@@ -144,7 +146,9 @@ def test_copies_made_after_the_environment_changed_keep_the_guarantees(
     with RawHttp(ok()) as sequrity:
         client = make(flavour, base_url=sequrity.url, llm_api_key=LLM_KEY)
         # The environment changes after construction; copies re-read it.
-        monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", f"Authorization: Bearer {OPENAI_KEY}\nX-Corp-Proxy: corp-token")
+        monkeypatch.setenv(
+            "OPENAI_CUSTOM_HEADERS", f"Authorization: Bearer {OPENAI_KEY}\nX-Corp-Proxy: corp-token"
+        )
         monkeypatch.setenv("OPENAI_ORG_ID", "org-ambient")
         monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-ambient")
         monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
@@ -159,7 +163,9 @@ def test_copies_made_after_the_environment_changed_keep_the_guarantees(
         assert sequrity.seen[-1].headers["x-trace"] == "on"
 
 
-def test_custom_headers_seen_at_construction_stay_refused(flavour: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_custom_headers_seen_at_construction_stay_refused(
+    flavour: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "X-Corp-Proxy: corp-token")
     with RawHttp(ok()) as sequrity:
         client = make(flavour, base_url=sequrity.url, default_headers={"X-Mine": "kept"})
@@ -183,7 +189,11 @@ def test_admin_key_never_becomes_the_bearer(flavour: str, monkeypatch: pytest.Mo
     monkeypatch.setenv("OPENAI_ADMIN_KEY", ADMIN_KEY)
 
     def answer(seen: Seen) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        return 200, [(b"Content-Type", b"application/json")], b'{"object": "page", "data": [], "has_more": false}'
+        return (
+            200,
+            [(b"Content-Type", b"application/json")],
+            b'{"object": "page", "data": [], "has_more": false}',
+        )
 
     with RawHttp(answer) as sequrity:
         client = make(flavour, base_url=sequrity.url)
@@ -257,7 +267,11 @@ def test_invalid_server_session_ids_are_not_adopted(flavour: str, bad: bytes) ->
     answers = iter([bad, SESSION.encode()])
 
     def answer(seen: Seen) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        return 200, [(b"Content-Type", b"application/json"), (b"X-Session-ID", next(answers, b"-"))], completion()
+        return (
+            200,
+            [(b"Content-Type", b"application/json"), (b"X-Session-ID", next(answers, b"-"))],
+            completion(),
+        )
 
     with RawHttp(answer) as sequrity, sq.session() as scope:
         client = make(flavour, base_url=sequrity.url)
@@ -275,7 +289,9 @@ def test_session_ids_go_only_to_the_sequrity_origin(flavour: str) -> None:
     with RawHttp(ok(session=SESSION)) as sequrity, RawHttp(ok(session="other-session")) as other:
         ours = make(flavour, base_url=sequrity.url, http_client=shared)
         stock_cls = openai.AsyncOpenAI if is_async else openai.OpenAI
-        stranger = stock_cls(api_key="x", base_url=f"{other.url}/control/chat/v1", http_client=shared, max_retries=0)
+        stranger = stock_cls(
+            api_key="x", base_url=f"{other.url}/control/chat/v1", http_client=shared, max_retries=0
+        )
         with sq.session() as scope:
             call(ours)
             assert scope.id == SESSION
@@ -331,4 +347,3 @@ def test_wrong_http_client_is_a_configuration_error(flavour: str) -> None:
     with pytest.raises(sq.ConfigurationError, match="http_client must be") as info:
         make(flavour, http_client=wrong)
     assert info.value.setting == "http_client"
-

@@ -66,7 +66,9 @@ def _default_headers(settings: Settings, user: Mapping[str, Any]) -> dict[str, A
         if not isinstance(value, openai.Omit):
             if not isinstance(value, str):
                 raise ConfigurationError(
-                    f"{where} must be a str, got {type(value).__name__}", setting="default_headers", origin="argument"
+                    f"{where} must be a str, got {type(value).__name__}",
+                    setting="default_headers",
+                    origin="argument",
                 )
             try:
                 check_header_value(value, where)
@@ -118,12 +120,16 @@ def _client_kwargs(
     elif setting_args or environ is not None:
         names = ", ".join(sorted(setting_args) or ["environ"])
         raise ConfigurationError(
-            f"pass resolved settings or setting arguments ({names}), not both", setting="settings", origin="argument"
+            f"pass resolved settings or setting arguments ({names}), not both",
+            setting="settings",
+            origin="argument",
         )
     headers = _default_headers(settings, kwargs.pop("default_headers", None) or {})
     http_client = _http_client(kwargs.pop("http_client", None), environ, is_async=is_async)
     account = {header: kwargs[arg] for arg, header in _ACCOUNT_ARGS.items() if kwargs.get(arg) is not None}
-    _hooks.attach(http_client, settings.base_url.value, settings.api_key.value, settings.llm_api_key.value, account)
+    _hooks.attach(
+        http_client, settings.base_url.value, settings.api_key.value, settings.llm_api_key.value, account
+    )
     return {
         **kwargs,
         "api_key": settings.api_key.value,

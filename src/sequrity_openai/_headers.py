@@ -562,7 +562,7 @@ def check_header_value(value: str, source: str) -> None:
 # A session id, from the caller or from the server, is printable ASCII without spaces and of
 # bounded length (the service's are 36-character uuids): it is re-sent on every call of a scope.
 SESSION_ID_MAX = 256
-_SESSION_ID = re.compile(r"[!-~]{1,%d}" % SESSION_ID_MAX)
+_SESSION_ID = re.compile(rf"[!-~]{{1,{SESSION_ID_MAX}}}")
 
 
 def valid_session_id(value: object) -> bool:

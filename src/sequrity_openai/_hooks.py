@@ -287,11 +287,15 @@ def _split(data: bytes) -> tuple[bytes, bytes]:
     return data[:cut], data[cut:]
 
 
-def attach(http_client: Any, root: str, api_key: str, llm_api_key: str | None, account: dict[str, str]) -> None:
+def attach(
+    http_client: Any, root: str, api_key: str, llm_api_key: str | None, account: dict[str, str]
+) -> None:
     """Add the guard to ``http_client`` (once per client, keeping the user's own hooks) and
     register the Sequrity origin ``root`` with its keys."""
     hooks = http_client.event_hooks  # the client's own lists: appending is enough
-    guard = next((h.__self__ for h in hooks["request"] if isinstance(getattr(h, "__self__", None), Guard)), None)
+    guard = next(
+        (h.__self__ for h in hooks["request"] if isinstance(getattr(h, "__self__", None), Guard)), None
+    )
     if guard is None:
         guard = Guard(_http.module_of(http_client))
         is_async = isinstance(http_client, _http.accepted_clients(is_async=True))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import json
 import re
 import reprlib
@@ -30,12 +29,11 @@ Status = Literal["success", "failure", "unknown"]
 # Errors that merely mention a policy (a policy that fails to parse, whose text may well say
 # "deny") are not denials, so the verb must be a past-tense outcome tied to "policy/policies":
 # "policy" starting at most 80 characters after the verb, in the same sentence. The text can be
-# shaped by an injected prompt, so the test is built from single-pass searches and bisections
-# (linear time), never from a pattern that backtracks over unbounded runs.
-_VERB = re.compile(r"\b(?:denied|violated|blocked|rejected)\b", re.IGNORECASE)
-_POLICY_WORD = re.compile(r"\bpolic(?:y|ies)\b", re.IGNORECASE)
+# shaped by an injected prompt, so the test is one pass over the words that matter (linear
+# time), never a pattern that backtracks over unbounded runs.
+# The words that matter, in order: a verb, a policy word, or a sentence end.
+_TOKENS = re.compile(r"(\b(?:denied|violated|blocked|rejected)\b)|\bpolic(?:y|ies)\b|[.\n]", re.IGNORECASE)
 _POLICY_NOUN = re.compile(r"\bpolicy (?:violation|denial)s?\b", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"[.\n]")
 _VERB_REACH = 80
 # Error codes: a run of letters, "_", "-" or spaces naming both a policy and a violation/denial.
 _CODE_RUN = re.compile(r"[a-z_ -]+", re.IGNORECASE)
@@ -52,17 +50,13 @@ def _is_denial_code(code: str) -> bool:
 def _is_denial_message(text: str) -> bool:
     if _POLICY_NOUN.search(text):
         return True
-    policies = [m.start() for m in _POLICY_WORD.finditer(text)]
-    if not policies:
-        return False
-    ends = [m.start() for m in _SENTENCE_END.finditer(text)]
-    for verb in _VERB.finditer(text):
-        after = verb.end()
-        index = bisect.bisect_left(policies, after)
-        if index == len(policies) or policies[index] - after > _VERB_REACH:
-            continue
-        stop = bisect.bisect_left(ends, after)
-        if stop == len(ends) or ends[stop] >= policies[index]:
+    verb_end = -1  # end of the latest verb in the current sentence; the nearest one decides
+    for token in _TOKENS.finditer(text):
+        if token.group(1):
+            verb_end = token.end()
+        elif token.group() in ".\n":
+            verb_end = -1
+        elif verb_end >= 0 and token.start() - verb_end <= _VERB_REACH:
             return True
     return False
 

@@ -61,7 +61,9 @@ def check_provider(value: str, source: Source) -> Provider:
 
 def check_endpoint_type(value: str, source: Source) -> EndpointType:
     if value not in ENDPOINT_TYPES:
-        raise source.error(f"unknown endpoint type {shown(value)}; expected one of {', '.join(ENDPOINT_TYPES)}")
+        raise source.error(
+            f"unknown endpoint type {shown(value)}; expected one of {', '.join(ENDPOINT_TYPES)}"
+        )
     return value
 
 
@@ -94,7 +96,9 @@ def parse_base_url(url: str, source: Source, *, allow_insecure_http: bool) -> Ba
         raise source.error(f"{shown(url)} is not an http(s) URL")
     origin = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     if parts.username is not None or parts.password is not None:
-        raise source.error(f"the URL of {origin!r} carries credentials (user:password@); the Sequrity key goes in api_key")
+        raise source.error(
+            f"the URL of {origin!r} carries credentials (user:password@); the Sequrity key goes in api_key"
+        )
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
         raise source.error(
             f"{origin!r} uses plain http to a host that is not loopback, so the Sequrity "
@@ -141,6 +145,8 @@ def dual_model(pllm: str, qllm: str | None = None) -> str:
     for name, value in (("pllm", pllm), ("qllm", qllm)):
         if value is not None and (not value.strip() or "," in value):
             raise ConfigurationError(
-                f"dual_model(): {name} must be one non-empty model id without commas", setting=name, origin="argument"
+                f"dual_model(): {name} must be one non-empty model id without commas",
+                setting=name,
+                origin="argument",
             )
     return pllm if qllm is None else f"{pllm},{qllm}"

@@ -19,6 +19,7 @@ from ._settings import redact
 TEXT_BUDGET: Final = 4000
 #: Deeper JSON is cut: nothing a person reads is nested that deep.
 MAX_DEPTH: Final = 16
+_KEY_BUDGET: Final = 200
 _NOT_JSON: Final = object()
 
 
@@ -68,7 +69,8 @@ def _clean(value: Any, secrets: Iterable[str], budget: _Budget, depth: int) -> A
             obj["..."] = "[more fields cut]"
             break
         budget.left -= 1
-        obj[_text(str(key), secrets, budget)] = _clean(item, secrets, budget, depth + 1)
+        name = _text(str(key), secrets, _Budget(_KEY_BUDGET))  # names first: they say what a value is
+        obj[name] = _clean(item, secrets, budget, depth + 1)
     return obj
 
 
@@ -209,7 +211,7 @@ def install_log_filter() -> None:
     for root in LOGGER_ROOTS:
         logging.getLogger(root)
     for name, logger in list(manager.loggerDict.items()):
-        if isinstance(logger, logging.Logger) and name.split(".", 1)[0] in LOGGER_ROOTS:
-            if _FILTER not in logger.filters:
-                logger.addFilter(_FILTER)
+        ours = isinstance(logger, logging.Logger) and name.split(".", 1)[0] in LOGGER_ROOTS
+        if ours and _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
     _seen_loggers = len(manager.loggerDict)

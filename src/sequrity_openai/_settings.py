@@ -224,7 +224,9 @@ def _check_types(args: Mapping[str, Any]) -> None:
     insecure = args.get("allow_insecure_http", False)
     if not isinstance(insecure, bool):
         # A truthy "no" must not switch plain http on.
-        raise Source("allow_insecure_http", "argument").error(f"must be True or False, got {type(insecure).__name__}")
+        raise Source("allow_insecure_http", "argument").error(
+            f"must be True or False, got {type(insecure).__name__}"
+        )
     limit = args.get("max_header_bytes", DEFAULT_MAX_HEADER_BYTES)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise Source("max_header_bytes", "argument").error("must be a positive integer")
