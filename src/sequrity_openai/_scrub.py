@@ -211,7 +211,8 @@ def install_log_filter() -> None:
     for root in LOGGER_ROOTS:
         logging.getLogger(root)
     for name, logger in list(manager.loggerDict.items()):
-        ours = isinstance(logger, logging.Logger) and name.split(".", 1)[0] in LOGGER_ROOTS
-        if ours and _FILTER not in logger.filters:
+        if not isinstance(logger, logging.Logger) or name.split(".", 1)[0] not in LOGGER_ROOTS:
+            continue
+        if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
     _seen_loggers = len(manager.loggerDict)
