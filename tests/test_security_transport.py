@@ -170,6 +170,9 @@ def test_custom_headers_seen_at_construction_stay_refused(
     with RawHttp(ok()) as sequrity:
         client = make(flavour, base_url=sequrity.url, default_headers={"X-Mine": "kept"})
         copy = client.with_options(set_default_headers={"X-Other": "1"})
+        for each in (client, copy):  # the variable still set, then gone
+            call(each)
+            assert "x-corp-proxy" not in sequrity.seen[-1].headers
         monkeypatch.delenv("OPENAI_CUSTOM_HEADERS")
         for each in (client, copy):
             call(each)

@@ -39,45 +39,59 @@ from ._sessions import SCOPE, TOOL_RESULT_IN_BODY
 _SDK_SHOWS_WHOLE_BODY = int(openai.__version__.split(".", 1)[0]) < 3
 _SESSION_HEADER = "x-session-id"
 _ROUTE_MARK = ROUTE_MARK.encode()
-_ACCOUNT_HEADERS = ("openai-organization", "openai-project")
+_ACCOUNT_HEADERS = (b"openai-organization", b"openai-project")
 
-Origin = tuple[str, bytes]
+Origin = tuple[str, str, "int | None"]
 
 
 def origin_of(url: Any) -> Origin:
-    """(scheme, host[:port]) of an httpx / httpx2 URL; default ports are already normalised away."""
-    return (url.scheme, url.netloc)
+    """(scheme, host, port) of an httpx / httpx2 URL; default ports are already normalised away."""
+    return (url.scheme, url.host, url.port)
+
+
+def _sent(headers: Any) -> dict[bytes, bytes]:
+    """Header values by lower-case name, in one pass (looking names up one by one costs a scan
+    and, when absent, an exception each)."""
+    try:
+        return {lower: value for _, lower, value in headers._list}  # httpx / httpx2 internals
+    except (AttributeError, ValueError, TypeError):
+        return {name.lower(): value for name, value in headers.raw}
 
 
 @dataclass
 class _Target:
     """What requests to one Sequrity origin may carry."""
 
-    bearers: set[str] = field(default_factory=set)  # "Bearer <Sequrity key>"
-    account: set[tuple[str, str]] = field(default_factory=set)  # given organization / project
+    bearers: set[bytes] = field(default_factory=set)  # b"Bearer <Sequrity key>"
+    account: set[tuple[bytes, bytes]] = field(default_factory=set)  # given organization / project
     secrets: set[str] = field(default_factory=set)  # every key to redact from answers
-    ambient: set[tuple[str, str]] = field(default_factory=set)  # OPENAI_CUSTOM_HEADERS seen at construction
+    ambient: set[tuple[bytes, bytes]] = field(default_factory=set)  # OPENAI_CUSTOM_HEADERS at construction
 
 
 @functools.lru_cache(maxsize=8)
-def _custom_header_pairs(raw: str) -> tuple[tuple[str, str], ...]:
+def _custom_header_pairs(raw: str) -> frozenset[tuple[bytes, bytes]]:
     # The SDK's own parsing of OPENAI_CUSTOM_HEADERS: "Name: value" lines (names in lower case).
-    pairs = []
+    pairs = set()
     for line in raw.split("\n"):
         name, sep, value = line.partition(":")
         if sep:
-            pairs.append((name.strip().lower(), value.strip()))
-    return tuple(pairs)
+            pairs.add(
+                (
+                    name.strip().lower().encode("latin-1", "replace"),
+                    value.strip().encode("latin-1", "replace"),
+                )
+            )
+    return frozenset(pairs)
 
 
-def _is_ambient_bearer(auth: str, target: _Target) -> bool:
+def _is_ambient_bearer(auth: bytes, target: _Target) -> bool:
     environ = os.environ
     for var in ("OPENAI_API_KEY", "OPENAI_ADMIN_KEY"):
         value = environ.get(var)
-        if value and auth == f"Bearer {value}":
+        if value and auth == f"Bearer {value}".encode("latin-1", "replace"):
             return True
     custom = _custom_header_pairs(environ.get("OPENAI_CUSTOM_HEADERS") or "")
-    return ("authorization", auth) in target.ambient or ("authorization", auth) in custom
+    return (b"authorization", auth) in target.ambient or (b"authorization", auth) in custom
 
 
 class Guard:
@@ -89,8 +103,8 @@ class Guard:
 
     def add(self, root: str, api_key: str, llm_api_key: str | None, account: dict[str, str]) -> None:
         target = self.targets.setdefault(origin_of(self._url(root)), _Target())
-        target.bearers.add(f"Bearer {api_key}")
-        target.account.update((name.lower(), value) for name, value in account.items())
+        target.bearers.add(f"Bearer {api_key}".encode())
+        target.account.update((name.lower().encode(), value.encode()) for name, value in account.items())
         target.secrets.update(k for k in (api_key, llm_api_key) if k)
         # The stock client copies OPENAI_CUSTOM_HEADERS into itself at construction: those pairs
         # stay refused even once the variable is gone.
@@ -107,23 +121,24 @@ class Guard:
         if target is None:
             return
         headers = request.headers
-        auth = headers.get("authorization")
+        sent = _sent(headers)
+        auth = sent.get(b"authorization")
         if auth is not None and auth not in target.bearers and _is_ambient_bearer(auth, target):
             if len(target.bearers) == 1:
-                headers["Authorization"] = next(iter(target.bearers))
+                headers["Authorization"] = next(iter(target.bearers)).decode()
             else:  # several Sequrity keys share this client: which one is not ours to guess
-                del headers["Authorization"]
+                _drop(headers, sent, b"authorization")
         for name in _ACCOUNT_HEADERS:
-            value = headers.get(name)
+            value = sent.get(name)
             if value is not None and (name, value) not in target.account:
-                del headers[name]
+                _drop(headers, sent, name)
         custom = os.environ.get("OPENAI_CUSTOM_HEADERS")
         for pairs in (target.ambient, _custom_header_pairs(custom) if custom else ()):
             for name, value in pairs:
-                if name != "authorization" and headers.get(name) == value:
-                    del headers[name]
+                if name != b"authorization" and sent.get(name) == value:
+                    _drop(headers, sent, name)
         scope = SCOPE.get()
-        if scope is None or scope.id is None or _SESSION_HEADER in headers:
+        if scope is None or scope.id is None or b"x-session-id" in sent:
             return
         if _ROUTE_MARK not in request.url.raw_path or _carries_session(request):
             return
@@ -184,6 +199,11 @@ class Guard:
             # only way to change what it parses without touching the SDK.
             response._content = replaced
             response.__dict__.pop("_text", None)
+
+
+def _drop(headers: Any, sent: dict[bytes, bytes], name: bytes) -> None:
+    del headers[name.decode()]
+    del sent[name]
 
 
 def _secrets(request: Any, target: _Target) -> list[str]:
