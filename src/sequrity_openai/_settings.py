@@ -147,14 +147,18 @@ class Settings:
             "route",
             _routes.route_url(self.base_url.value, self.endpoint_type.value, self.provider.value),
         )
-        built = build_headers(
-            features=self.features.value,
-            policy=self.policy.value,
-            config=self.config.value,
-            llm_api_key=self.llm_api_key.value,
-            session_id=self.session_id.value,
-            max_header_bytes=self.max_header_bytes,
+        limit = Source(
+            "max_header_bytes", "default" if self.max_header_bytes == DEFAULT_MAX_HEADER_BYTES else "argument"
         )
+        with _from(limit):
+            built = build_headers(
+                features=self.features.value,
+                policy=self.policy.value,
+                config=self.config.value,
+                llm_api_key=self.llm_api_key.value,
+                session_id=self.session_id.value,
+                max_header_bytes=self.max_header_bytes,
+            )
         object.__setattr__(self, "headers", built)
 
     def explain(self) -> list[tuple[str, str, str]]:
