@@ -99,10 +99,11 @@ class Guard:
 
     def __init__(self, module: Any) -> None:
         self.targets: dict[Origin, _Target] = {}
+        self._module = module  # httpx2 or httpx: URLs and byte streams of the client's own kind
         self._streams = _stream_classes(module)
 
     def add(self, root: str, api_key: str, llm_api_key: str | None, account: dict[str, str]) -> None:
-        target = self.targets.setdefault(origin_of(self._url(root)), _Target())
+        target = self.targets.setdefault(origin_of(self._module.URL(root)), _Target())
         target.bearers.add(f"Bearer {api_key}".encode())
         target.account.update((name.lower().encode(), value.encode()) for name, value in account.items())
         target.secrets.update(k for k in (api_key, llm_api_key) if k)
@@ -110,9 +111,6 @@ class Guard:
         # stay refused even once the variable is gone.
         target.ambient.update(_custom_header_pairs(os.environ.get("OPENAI_CUSTOM_HEADERS") or ""))
         _scrub.KNOWN_SECRETS.update(target.secrets)
-
-    def _url(self, root: str) -> Any:
-        return self._streams[2](root)
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -263,7 +261,7 @@ def _refuse_other_origin(response: Any) -> None:
 
 
 @functools.lru_cache(maxsize=4)
-def _stream_classes(module: Any) -> tuple[Any, Any, Any]:
+def _stream_classes(module: Any) -> tuple[Any, Any]:
     """Byte streams of ``module`` (httpx or httpx2) that clean event-stream lines as they pass."""
 
     class Clean(module.SyncByteStream):  # type: ignore[misc]
@@ -298,7 +296,7 @@ def _stream_classes(module: Any) -> tuple[Any, Any, Any]:
         async def aclose(self) -> None:
             await self._inner.aclose()
 
-    return Clean, AsyncClean, module.URL
+    return Clean, AsyncClean
 
 
 def _split(data: bytes) -> tuple[bytes, bytes]:
