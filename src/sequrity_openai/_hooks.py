@@ -267,15 +267,16 @@ def _stream_classes(module: Any) -> tuple[Any, Any]:
     class Clean(module.SyncByteStream):  # type: ignore[misc]
         def __init__(self, inner: Any, secrets: list[str]) -> None:
             self._inner, self._secrets = inner, secrets
+            self._needles = _scrub.event_needles(secrets)
 
         def __iter__(self) -> Iterator[bytes]:
             pending = b""
             for chunk in self._inner:
-                done, pending = _split(pending + chunk)
+                done, pending = _split(pending, chunk)
                 if done:
-                    yield _scrub.clean_event_chunk(done, self._secrets)
+                    yield _scrub.clean_event_chunk(done, self._secrets, self._needles)
             if pending:
-                yield _scrub.clean_event_chunk(pending, self._secrets)
+                yield _scrub.clean_event_chunk(pending, self._secrets, self._needles)
 
         def close(self) -> None:
             self._inner.close()
@@ -283,15 +284,16 @@ def _stream_classes(module: Any) -> tuple[Any, Any]:
     class AsyncClean(module.AsyncByteStream):  # type: ignore[misc]
         def __init__(self, inner: Any, secrets: list[str]) -> None:
             self._inner, self._secrets = inner, secrets
+            self._needles = _scrub.event_needles(secrets)
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
             pending = b""
             async for chunk in self._inner:
-                done, pending = _split(pending + chunk)
+                done, pending = _split(pending, chunk)
                 if done:
-                    yield _scrub.clean_event_chunk(done, self._secrets)
+                    yield _scrub.clean_event_chunk(done, self._secrets, self._needles)
             if pending:
-                yield _scrub.clean_event_chunk(pending, self._secrets)
+                yield _scrub.clean_event_chunk(pending, self._secrets, self._needles)
 
         async def aclose(self) -> None:
             await self._inner.aclose()
@@ -299,10 +301,15 @@ def _stream_classes(module: Any) -> tuple[Any, Any]:
     return Clean, AsyncClean
 
 
-def _split(data: bytes) -> tuple[bytes, bytes]:
+def _split(pending: bytes, chunk: bytes) -> tuple[bytes, bytes]:
     # Complete lines, and the rest (kept for the next chunk: a key may straddle two chunks).
-    cut = data.rfind(b"\n") + 1
-    return data[:cut], data[cut:]
+    # Servers send whole events, so the usual chunk is passed on without a copy.
+    if pending:
+        chunk = pending + chunk
+    if chunk.endswith(b"\n"):
+        return chunk, b""
+    cut = chunk.rfind(b"\n") + 1
+    return chunk[:cut], chunk[cut:]
 
 
 def attach(

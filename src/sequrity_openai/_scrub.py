@@ -148,11 +148,17 @@ def clean_event_line(line: bytes, secrets: list[str]) -> bytes:
     return line
 
 
-def clean_event_chunk(chunk: bytes, secrets: list[str]) -> bytes:
+def event_needles(secrets: list[str]) -> tuple[bytes, ...]:
+    """What makes a chunk of an event stream worth a closer look (computed once per stream)."""
+    return (b'"error"', *(s.encode() for s in secrets))
+
+
+def clean_event_chunk(chunk: bytes, secrets: list[str], needles: tuple[bytes, ...]) -> bytes:
     """Complete lines of an event stream; only lines that need it are touched."""
-    if b'"error"' not in chunk and not any(s.encode() in chunk for s in secrets):
-        return chunk
-    return b"".join(clean_event_line(line, secrets) for line in chunk.splitlines(keepends=True))
+    for needle in needles:
+        if needle in chunk:
+            return b"".join(clean_event_line(line, secrets) for line in chunk.splitlines(keepends=True))
+    return chunk
 
 
 # --------------------------------------------------------------------------- logs
