@@ -935,7 +935,9 @@ def render(
     out += [
         "## What the package itself does per request",
         "",
-        "The only package code on the request path is two HTTP event hooks (`_hooks.py`). Timed "
+        "The only package code on the request path is two HTTP event hooks (`_hooks.py`: the "
+        "guard, the session scope), plus, for event streams only, a pass over each chunk that "
+        "looks for error events and keys (in the streaming groups above). Timed "
         "directly on real request/response objects (best of 5 x "
         f"{plan.hook_calls:,} calls):",
         "",

@@ -177,7 +177,7 @@ class Guard:
         if _ROUTE_MARK not in response.request.url.raw_path:
             return
         _capture(response)
-        if response.headers.get("content-type", "").startswith("text/event-stream"):
+        if _sent(response.headers).get(b"content-type", b"").startswith(b"text/event-stream"):
             stream_cls = self._streams[1] if hasattr(response.stream, "__aiter__") else self._streams[0]
             response.stream = stream_cls(response.stream, _secrets(response.request, target))
 
