@@ -1010,10 +1010,6 @@ def test_configuration_errors_are_rendered_from_their_fields(
     assert configuration_hint(exc) == hint
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the raise sites to fill ConfigurationError.setting (parallel branch); remove this mark then",
-)
 def test_plain_http_refusal_names_the_cli_flags(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -129,7 +129,7 @@ def test_near_miss_architectures_get_a_suggestion(fake: FakeSequrity) -> None:
     for name, run in runs.items():
         wanted = "single-llm" if "single" in name else "dual-llm"
         assert (run.code, run.out) == (2, ""), name
-        assert run.err.rstrip().endswith(f"did you mean '{wanted}'?"), (name, run.err)
+        assert run.err.splitlines()[0].endswith(f"did you mean '{wanted}'?"), (name, run.err)
         assert ("SEQURITY_FEATURES" in run.err) == name.startswith("env"), run.err
     assert fake.requests == []
 

@@ -148,7 +148,7 @@ def test_opt_out_by_argument_and_environment(
     with pytest.raises(sq.ConfigurationError, match="SEQURITY_RAW_DUAL_LLM_CONTENT") as caught:
         fake_sequrity.client(features="dual-llm")
     assert (caught.value.env_var, caught.value.origin) == ("SEQURITY_RAW_DUAL_LLM_CONTENT", "environment")
-    with pytest.raises(sq.ConfigurationError, match="raw_dual_llm_content must be True or False"):
+    with pytest.raises(sq.ConfigurationError, match="argument raw_dual_llm_content: must be True or False"):
         fake_sequrity.client(raw_dual_llm_content="yes")  # type: ignore[arg-type]
 
 

@@ -18,6 +18,9 @@ import sequrity_openai
 PUBLIC = {
     "DEFAULT_MAX_HEADER_BYTES",
     "PolicyChecker",
+    "RedirectRefusedError",
+    "Settings",
+    "resolve_settings",
     "PolicyDecision",
     "TaggedValue",
     "check_policy",

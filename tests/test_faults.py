@@ -604,20 +604,15 @@ def test_closing_one_client_leaves_another_usable(server: RawServer) -> None:
     second.close()
 
 
-def test_factories_share_one_tls_context_but_not_pools() -> None:
-    from sequrity_openai import _client
-
-    one = sq.create_client(api_key=KEY, base_url="https://sequrity.example")
-    two = sq.create_client(api_key=KEY, base_url="https://sequrity.example")
-    try:
-        pools = [c._client._transport._pool for c in (one, two)]  # type: ignore[attr-defined]
-        assert pools[0] is not pools[1]
-        assert pools[0]._ssl_context is pools[1]._ssl_context is _client._shared_ssl_context()
-        one.close()
-        assert not two.is_closed()
-        assert pools[1]._ssl_context is _client._shared_ssl_context()
-    finally:
-        two.close()
+def test_factories_do_not_share_connection_pools(server: RawServer) -> None:
+    # TLS trust is tested behaviourally in test_security_transport.py (a loopback TLS server).
+    server.script(ok())
+    one, two = adapter(server.root, max_retries=0), adapter(server.root, max_retries=0)
+    create(one)
+    one.close()
+    assert one.is_closed() and not two.is_closed()
+    assert create(two).choices[0].message.content == "Paris"
+    two.close()
 
 
 async def test_closing_one_async_client_leaves_another_usable(server: RawServer) -> None:

@@ -47,16 +47,19 @@ def test_openai_account_headers_are_not_sent_to_sequrity(
     assert _headers(httpserver)["openai-project"] == "p"
 
 
-def test_openai_custom_headers_do_not_replace_the_sequrity_bearer(
+async def test_openai_custom_headers_do_not_replace_the_sequrity_bearer(
     httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "Authorization: Bearer sk-openai-key\nX-Corp-Proxy: token")
     httpserver.expect_request(re.compile(".*")).respond_with_json(completion())
-    for make in (sq.create_client,):
-        make(api_key=SQ_KEY, base_url=httpserver.url_for("/")).chat.completions.create(
-            model="m", messages=MESSAGES
-        )
-        sent = _headers(httpserver)
+    sq.create_client(api_key=SQ_KEY, base_url=httpserver.url_for("/")).chat.completions.create(
+        model="m", messages=MESSAGES
+    )
+    await sq.create_async_client(api_key=SQ_KEY, base_url=httpserver.url_for("/")).chat.completions.create(
+        model="m", messages=MESSAGES
+    )
+    for index in (-2, -1):  # sync, then async
+        sent = {k.lower(): v for k, v in httpserver.log[index][0].headers.items()}
         assert sent["authorization"] == f"Bearer {SQ_KEY}"
         assert "x-corp-proxy" not in sent
     sq.create_client(

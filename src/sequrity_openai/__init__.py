@@ -9,6 +9,7 @@ from ._exceptions import (
     ConfigurationError,
     HeaderTooLargeError,
     PolicyViolation,
+    RedirectRefusedError,
     SequrityError,
     SequrityExecutionError,
 )
@@ -46,6 +47,7 @@ from ._results import (
 )
 from ._routes import ENDPOINT_TYPES, PROVIDERS, EndpointType, Provider, dual_model
 from ._sessions import Session, current_session, session, session_id_of
+from ._settings import Settings, resolve_settings
 
 if typing.TYPE_CHECKING:
     from ._policies._check import check_policy
@@ -107,6 +109,7 @@ __all__ = [
     "PromptConfig",
     "Provider",
     "Reasoning",
+    "RedirectRefusedError",
     "ResponseFormat",
     "ResultError",
     "RllmPrompt",
@@ -114,6 +117,7 @@ __all__ = [
     "SequrityExecutionError",
     "Session",
     "TaggedValue",
+    "Settings",
     "TllmPrompt",
     "ValueMeta",
     "__version__",
@@ -130,6 +134,7 @@ __all__ = [
     "generate_policies",
     "headers",
     "parse_result",
+    "resolve_settings",
     "session",
     "session_id_of",
 ]

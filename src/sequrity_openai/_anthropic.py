@@ -101,7 +101,9 @@ def _client_kwargs(args: dict[str, Any], kwargs: dict[str, Any], *, is_async: bo
             setting="http_client",
             origin="argument",
         )
-    _hooks.attach(http_client, is_async=is_async)
+    _hooks.attach(
+        http_client, settings.base_url.value, settings.api_key.value, settings.llm_api_key.value, {}
+    )
     return {
         **kwargs,
         "auth_token": settings.api_key.value,

@@ -2,99 +2,136 @@
 
 from __future__ import annotations
 
-import functools
-import importlib
-import os
-import ssl
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import openai
+from typing_extensions import Unpack
 
-from . import _first_call, _hooks, _presentation_stream, _provider_keys
+from . import _first_call, _hooks, _http, _presentation_stream, _provider_keys
 from ._api_rules import for_sdk
-from ._exceptions import ConfigurationError
-from ._headers import DEFAULT_MAX_HEADER_BYTES, ConfigInput, FeaturesInput, PolicyInput, check_header_value
-from ._settings import Settings, resolve_settings
+from ._exceptions import ConfigurationError, Source
+from ._headers import check_header_value
+from ._settings import ARGUMENT, SETTING_NAMES, SettingArgs, Settings, resolve_settings
 
-__all__ = ["create_async_client", "create_client"]
+__all__ = ["ClientArgs", "create_async_client", "create_client"]
 
-# Headers the stock SDK adds from OPENAI_ORG_ID / OPENAI_PROJECT_ID even with a custom
-# base_url; they describe an OpenAI account and have no business reaching Sequrity.
-_ACCOUNT_HEADERS = {"organization": "OpenAI-Organization", "project": "OpenAI-Project"}
-_SEQURITY_ARGS = {
+# Header names are RFC 9110 tokens.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_SEQURITY_HEADERS = {
     "x-api-key": "llm_api_key",
     "x-features": "features",
     "x-policy": "policy",
     "x-config": "config",
     "x-session-id": "session_id",
 }
+# OpenAI account headers: sent to Sequrity only when given to the factory (the guard in
+# _hooks drops them otherwise, whoever added them: OPENAI_ORG_ID, OPENAI_PROJECT_ID, a copy).
+_ACCOUNT_ARGS = {"organization": "OpenAI-Organization", "project": "OpenAI-Project"}
 
 
-def _http_module() -> Any:
-    # openai 3.x builds on httpx2, 2.x on httpx: ask the SDK which one it uses.
-    base = openai.DefaultHttpxClient.__mro__[1]
-    return importlib.import_module(base.__module__.split(".")[0])
+class ClientArgs(SettingArgs, total=False):
+    """The factory arguments: the settings, then what goes to the stock client unchanged.
+
+    Any other keyword argument of ``openai.OpenAI`` is passed on as well.
+    """
+
+    timeout: Any
+    """As for ``openai.OpenAI``."""
+    max_retries: int
+    """As for ``openai.OpenAI``."""
+    default_headers: Mapping[str, Any] | None
+    """Extra headers on every request; names and values are checked here."""
+    default_query: Mapping[str, object] | None
+    """As for ``openai.OpenAI``."""
+    http_client: Any
+    """An httpx2 or httpx client (whichever the installed SDK accepts); the guard is added to it."""
+    organization: str | None
+    """Sent as ``OpenAI-Organization`` only when given here; ``OPENAI_ORG_ID`` never is."""
+    project: str | None
+    """Sent as ``OpenAI-Project`` only when given here; ``OPENAI_PROJECT_ID`` never is."""
 
 
-@functools.lru_cache(maxsize=1)
-def _shared_ssl_context() -> ssl.SSLContext:
-    # Building a TLS context (loading the CA bundle) is most of the cost of a new client;
-    # one context serves every client, while each keeps its own connection pool.
-    context: ssl.SSLContext = _http_module().create_ssl_context()
-    return context
-
-
-def _ambient_header_names() -> list[str]:
-    # openai 3.x merges OPENAI_CUSTOM_HEADERS ("Name: value" lines) into every client.
-    raw = os.environ.get("OPENAI_CUSTOM_HEADERS")
-    if not raw:
-        return []
-    return [line.split(":", 1)[0].strip() for line in raw.split("\n") if ":" in line]
-
-
-def _default_headers(settings: Settings, openai_kwargs: dict[str, Any], explicit: set[str]) -> dict[str, Any]:
-    user = dict(openai_kwargs.pop("default_headers", None) or {})
+def _default_headers(settings: Settings, user: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(user, Mapping):
+        raise Source("default_headers", "argument").error(f"must be a mapping, got {type(user).__name__}")
     for name, value in user.items():
+        where = f"default_headers[{name!r}]"
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ConfigurationError(
+                f"{where}: a header name is letters, digits and !#$%&'*+-.^_`|~ only",
+                setting="default_headers",
+                origin="argument",
+            )
         if not isinstance(value, openai.Omit):
-            check_header_value(str(value), f"default_headers[{name!r}]")
-        arg = _SEQURITY_ARGS.get(name.lower())
-        if arg in explicit:
+            if not isinstance(value, str):
+                raise ConfigurationError(
+                    f"{where} must be a str, got {type(value).__name__}",
+                    setting="default_headers",
+                    origin="argument",
+                )
+            try:
+                check_header_value(value, where)
+            except ConfigurationError as exc:
+                exc.setting, exc.origin = "default_headers", "argument"
+                raise
+        arg = _SEQURITY_HEADERS.get(name.lower())
+        if arg is not None and getattr(settings, arg).origin == ARGUMENT:
             raise ConfigurationError(
-                f"{name} is given twice, by argument {arg} and by default_headers; keep one"
+                f"{name} is given twice, by argument {arg} and by default_headers; keep one",
+                setting="default_headers",
+                origin="argument",
             )
-    merged: dict[str, Any] = {}
-    for name in _ambient_header_names():
-        if name.lower() == "authorization":
-            merged["Authorization"] = f"Bearer {settings.api_key.value}"
-        else:
-            merged[name] = openai.Omit()
-    for kwarg, header in _ACCOUNT_HEADERS.items():
-        if openai_kwargs.get(kwarg) is None:
-            merged[header] = openai.Omit()
-    merged.update(settings.headers)
-    merged.update(user)
-    return merged
+    return {**settings.headers, **user}
 
 
-def _client_kwargs(args: dict[str, Any], openai_kwargs: dict[str, Any], *, is_async: bool) -> dict[str, Any]:
-    """Resolve the settings and turn them into keyword arguments for the stock client."""
-    settings = for_sdk(resolve_settings(**args), "openai")
-    explicit = {name for name in _SEQURITY_ARGS.values() if args[name] is not None}
-    kwargs = dict(openai_kwargs)
-    headers = _default_headers(settings, kwargs, explicit)
-    http_client = kwargs.pop("http_client", None)
-    if http_client is None:
+def _http_client(given: Any, settings_environ: Mapping[str, str] | None, *, is_async: bool) -> Any:
+    if given is None:
         factory = openai.DefaultAsyncHttpxClient if is_async else openai.DefaultHttpxClient
-        http_client = factory(verify=_shared_ssl_context())
-    else:
-        expected = (openai.DefaultAsyncHttpxClient if is_async else openai.DefaultHttpxClient).__mro__[1]
-        if not isinstance(http_client, expected):
-            factory_name = "create_async_client" if is_async else "create_client"
-            raise ConfigurationError(
-                f"http_client must be an {expected.__module__.split('.')[0]}.{expected.__name__} "
-                f"for {factory_name}, got {type(http_client).__name__}"
-            )
-    _hooks.attach(http_client, is_async=is_async)
+        if settings_environ is None:
+            return factory(verify=_http.default_ssl_context(None))
+        # environ= given: no ambient input at all, proxies and certificate variables included.
+        return factory(verify=_http.default_ssl_context(settings_environ), trust_env=False)
+    accepted = _http.accepted_clients(is_async)
+    if not isinstance(given, accepted):
+        names = " or ".join(f"{c.__module__.split('.')[0]}.{c.__name__}" for c in accepted)
+        factory_name = "create_async_client" if is_async else "create_client"
+        raise ConfigurationError(
+            f"http_client must be an {names} for {factory_name}, got {type(given).__name__}",
+            setting="http_client",
+            origin="argument",
+        )
+    return given
+
+
+def _client_kwargs(
+    settings: Settings | None, environ: Mapping[str, str] | None, kwargs: dict[str, Any], *, is_async: bool
+) -> dict[str, Any]:
+    """Resolve the settings and turn them into keyword arguments for the stock client."""
+    setting_args = {name: kwargs.pop(name) for name in list(kwargs) if name in SETTING_NAMES}
+    if settings is None:
+        settings = resolve_settings(environ=environ, **setting_args)
+    elif not isinstance(settings, Settings):
+        raise ConfigurationError(
+            f"settings must be a Settings from resolve_settings(), got {type(settings).__name__}",
+            setting="settings",
+            origin="argument",
+        )
+    elif setting_args or environ is not None:
+        names = ", ".join(sorted(setting_args) or ["environ"])
+        raise ConfigurationError(
+            f"pass resolved settings or setting arguments ({names}), not both",
+            setting="settings",
+            origin="argument",
+        )
+    settings = for_sdk(settings, "openai")
+    headers = _default_headers(settings, kwargs.pop("default_headers", None) or {})
+    http_client = _http_client(kwargs.pop("http_client", None), environ, is_async=is_async)
+    account = {header: kwargs[arg] for arg, header in _ACCOUNT_ARGS.items() if kwargs.get(arg) is not None}
+    _hooks.attach(
+        http_client, settings.base_url.value, settings.api_key.value, settings.llm_api_key.value, account
+    )
     _provider_keys.attach(http_client, settings, is_async=is_async)
     _presentation_stream.attach(http_client, is_async=is_async, raw=settings.raw_dual_llm_content.value)
     _first_call.install(http_client, is_async=is_async)
@@ -108,24 +145,16 @@ def _client_kwargs(args: dict[str, Any], openai_kwargs: dict[str, Any], *, is_as
 
 
 def create_client(
+    settings: Settings | None = None,
+    /,
     *,
-    api_key: str | None = None,
-    llm_api_key: str | None = None,
-    provider: str | None = None,
-    endpoint_type: str | None = None,
-    base_url: str | None = None,
-    features: FeaturesInput | None = None,
-    policy: PolicyInput | None = None,
-    config: ConfigInput | None = None,
-    session_id: str | None = None,
-    allow_insecure_http: bool = False,
-    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
-    raw_dual_llm_content: bool | None = None,
-    **openai_kwargs: Any,
+    environ: Mapping[str, str] | None = None,
+    **kwargs: Unpack[ClientArgs],
 ) -> openai.OpenAI:
     """A stock ``openai.OpenAI`` routed through Sequrity Control.
 
-    Arguments (explicit value > environment variable > default):
+    Arguments (explicit value > environment variable > default), declared in
+    :class:`~sequrity_openai._settings.SettingArgs`:
 
     - ``api_key``: Sequrity key, sent as the bearer. ``SEQURITY_API_KEY``; required.
       ``OPENAI_API_KEY`` is never used here.
@@ -152,31 +181,25 @@ def create_client(
     - everything else (``timeout``, ``max_retries``, ``default_headers``, ``http_client``, ...)
       goes to ``openai.OpenAI`` unchanged.
 
+    ``settings``: an already resolved ``Settings`` instead of the arguments above.
+    ``environ``: read these variables instead of ``os.environ``; ``environ={}`` opts out of
+    every ambient input (no ``SEQURITY_*`` or provider variable, and a default HTTP client that
+    reads no proxy or certificate variable).
+
     Raises ``sq.ConfigurationError`` before anything is sent when a setting is invalid.
     """
-    args = {k: v for k, v in locals().items() if k != "openai_kwargs"}
-    return openai.OpenAI(**_client_kwargs(args, openai_kwargs, is_async=False))
+    return openai.OpenAI(**_client_kwargs(settings, environ, dict(kwargs), is_async=False))
 
 
 def create_async_client(
+    settings: Settings | None = None,
+    /,
     *,
-    api_key: str | None = None,
-    llm_api_key: str | None = None,
-    provider: str | None = None,
-    endpoint_type: str | None = None,
-    base_url: str | None = None,
-    features: FeaturesInput | None = None,
-    policy: PolicyInput | None = None,
-    config: ConfigInput | None = None,
-    session_id: str | None = None,
-    allow_insecure_http: bool = False,
-    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
-    raw_dual_llm_content: bool | None = None,
-    **openai_kwargs: Any,
+    environ: Mapping[str, str] | None = None,
+    **kwargs: Unpack[ClientArgs],
 ) -> openai.AsyncOpenAI:
     """A stock ``openai.AsyncOpenAI`` routed through Sequrity Control.
 
     Takes the same arguments and environment variables as :func:`create_client`.
     """
-    args = {k: v for k, v in locals().items() if k != "openai_kwargs"}
-    return openai.AsyncOpenAI(**_client_kwargs(args, openai_kwargs, is_async=True))
+    return openai.AsyncOpenAI(**_client_kwargs(settings, environ, dict(kwargs), is_async=True))

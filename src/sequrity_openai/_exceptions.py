@@ -6,17 +6,23 @@ friends); only configuration problems and dual-llm execution outcomes have class
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import openai
 
 from ._denials import read_denial
 
 if TYPE_CHECKING:
     from ._results import DualLlmResult
 
+Origin = Literal["argument", "environment", "default"]
+
 __all__ = [
     "ConfigurationError",
     "HeaderTooLargeError",
     "PolicyViolation",
+    "RedirectRefusedError",
     "SequrityError",
     "SequrityExecutionError",
 ]
@@ -38,7 +44,7 @@ class ConfigurationError(SequrityError, ValueError):
         message: str,
         *,
         setting: str | None = None,
-        origin: Literal["argument", "environment", "default"] | None = None,
+        origin: Origin | None = None,
         env_var: str | None = None,
     ) -> None:
         super().__init__(message)
@@ -51,8 +57,40 @@ class ConfigurationError(SequrityError, ValueError):
         self.env_var = env_var
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a setting's value came from: what error messages name and their structured fields."""
+
+    setting: str
+    origin: Origin
+    env_var: str | None = None
+
+    def __str__(self) -> str:
+        if self.origin == "environment":
+            return f"environment variable {self.env_var}"
+        return f"{self.origin} {self.setting}"
+
+    def error(self, message: str) -> ConfigurationError:
+        """A ConfigurationError whose message starts with this source and whose fields name it."""
+        return ConfigurationError(
+            f"{self}: {message}", setting=self.setting, origin=self.origin, env_var=self.env_var
+        )
+
+
 class HeaderTooLargeError(ConfigurationError):
     """The Sequrity headers would exceed the request-head size limit."""
+
+
+class RedirectRefusedError(openai.APIStatusError, SequrityError):
+    """Sequrity answered with a redirect to another origin, which is never followed.
+
+    Following it would send the Sequrity key, the provider key, the policy, the session and the
+    request body to that origin. ``target_origin`` is where the redirect pointed.
+    """
+
+    def __init__(self, message: str, *, response: Any, target_origin: str) -> None:
+        super().__init__(message, response=response, body=None)
+        self.target_origin = target_origin
 
 
 class SequrityExecutionError(SequrityError):

@@ -151,8 +151,18 @@ def _client_kwargs(
     request: GenerationRequest, client_kwargs: Mapping[str, Any], *, is_async: bool
 ) -> dict[str, Any]:
     factory = openai.DefaultAsyncHttpxClient if is_async else openai.DefaultHttpxClient
-    # The response hook only: the request hook would add a session scope's X-Session-ID.
-    http_client = factory(event_hooks={"response": [_hooks.aon_response if is_async else _hooks.on_response]})
+    http_client = factory()
+    settings = request.settings
+    # The guard (redirects, ambient credentials, error bodies), without sessions: policy
+    # generation belongs to no conversation, so no scope's X-Session-ID goes out or comes back.
+    _hooks.attach(
+        http_client,
+        settings.base_url.value,
+        settings.api_key.value,
+        settings.llm_api_key.value,
+        {},
+        sessions=False,
+    )
     return {
         **client_kwargs,
         "api_key": request.settings.api_key.value,

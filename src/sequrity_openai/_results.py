@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ._denials import read_denial
 from ._exceptions import PolicyViolation, SequrityExecutionError
-from ._sessions import session_id_of
+from ._sessions import field_of, session_id_of
 
 if TYPE_CHECKING:
     from openai.lib.streaming.chat import ChatCompletionStreamState
@@ -32,15 +32,45 @@ Status = Literal["success", "failure", "unknown"]
 # What the service says when a policy stops a run: "Tool call send_email denied by argument
 # checking policies. ...", "The program violated control flow policies and cannot continue ...".
 # Errors that merely mention a policy (a policy that fails to parse, whose text may well say
-# "deny") are not denials, so the verb must be a past-tense outcome tied to "policy/policies".
-_DENIAL = re.compile(
-    r"\b(?:denied|violated|blocked|rejected)\b[^.\n]{0,80}?\bpolic(?:y|ies)\b|\bpolicy (?:violation|denial)s?\b",
-    re.IGNORECASE,
-)
-_DENIAL_CODE = re.compile(r"polic[a-z_ -]*(?:violat|den)|(?:violat|den)[a-z_ -]*polic", re.IGNORECASE)
+# "deny") are not denials, so the verb must be a past-tense outcome tied to "policy/policies":
+# "policy" starting at most 80 characters after the verb, in the same sentence. The text can be
+# shaped by an injected prompt, so the test is one pass over the words that matter (linear
+# time), never a pattern that backtracks over unbounded runs.
+# The words that matter, in order: a verb, a policy word, or a sentence end.
+_TOKENS = re.compile(r"(\b(?:denied|violated|blocked|rejected)\b)|\bpolic(?:y|ies)\b|[.\n]", re.IGNORECASE)
+_POLICY_NOUN = re.compile(r"\bpolicy (?:violation|denial)s?\b", re.IGNORECASE)
+_VERB_REACH = 80
+# Error codes: a run of letters, "_", "-" or spaces naming both a policy and a violation/denial.
+_CODE_RUN = re.compile(r"[a-z_ -]+", re.IGNORECASE)
+
+
+def _is_denial_code(code: str) -> bool:
+    for run in _CODE_RUN.findall(code):
+        run = run.lower()
+        if "polic" in run and ("violat" in run or "den" in run):
+            return True
+    return False
+
+
+def _is_denial_message(text: str) -> bool:
+    if _POLICY_NOUN.search(text):
+        return True
+    verb_end = -1  # end of the latest verb in the current sentence; the nearest one decides
+    for token in _TOKENS.finditer(text):
+        if token.group(1):
+            verb_end = token.end()
+        elif token.group() in ".\n":
+            verb_end = -1
+        elif verb_end >= 0 and token.start() - verb_end <= _VERB_REACH:
+            return True
+    return False
+
+
 # The extra field on a message (or Responses message item, or stream delta) that keeps the
 # service's content word for word when the value was put in ``content`` (see _presentation).
 DOCUMENT_FIELD: Final = "sequrity_content"
+
+
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = _SHORT.maxother = 2000
 
@@ -86,7 +116,7 @@ class DualLlmResult:
     def is_policy_violation(self) -> bool:
         if self.status != "failure" or self.error is None:
             return False
-        if _DENIAL_CODE.search(self.error.code or "") or _DENIAL.search(self.error.message):
+        if _is_denial_code(self.error.code or "") or _is_denial_message(self.error.message):
             return True
         if read_denial(self.error.message) is not None:  # the service's recorded wordings
             return True
@@ -144,18 +174,14 @@ def _strings(value: object) -> tuple[str, ...]:
     return ()
 
 
-def _get(obj: object, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-
-
 def _kept_document(obj: object) -> str | None:
     """The service's content kept beside a presented value (message, Responses output), if any."""
-    kept = _get(obj, DOCUMENT_FIELD)
+    kept = field_of(obj, DOCUMENT_FIELD)
     if isinstance(kept, str):
         return kept
-    output = _get(obj, "output")  # a Responses API Response: its message item keeps it
+    output = field_of(obj, "output")  # a Responses API Response: its message item keeps it
     for item in output if isinstance(output, list) else ():
-        kept = _get(item, DOCUMENT_FIELD)
+        kept = field_of(item, DOCUMENT_FIELD)
         if isinstance(kept, str):
             return kept
     return None
@@ -169,21 +195,21 @@ def _content_of(obj: object) -> str | None:
         return bytes(obj).decode("utf-8", errors="replace")
     if isinstance(obj, CollectedStream):
         return obj.document if obj.document is not None else obj.text
-    choices = _get(obj, "choices")
+    choices = field_of(obj, "choices")
     if isinstance(choices, list):
         if not choices:
             return None
-        obj = _get(choices[0], "message")
+        obj = field_of(choices[0], "message")
     kept = _kept_document(obj)
     if kept is not None:
         return kept
-    content = _get(obj, "content")
+    content = field_of(obj, "content")
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # content parts: [{"type": "text", "text": "..."}]
-        texts = [_get(part, "text") for part in content]
+        texts = [field_of(part, "text") for part in content]
         return "".join(t for t in texts if isinstance(t, str))
-    output_text = _get(obj, "output_text")  # a Responses API Response
+    output_text = field_of(obj, "output_text")  # a Responses API Response
     return output_text if isinstance(output_text, str) else None
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, get_args
 from urllib.parse import urlsplit
 
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, Source
 
 Provider = Literal["openai", "openrouter", "anthropic", "sequrity_azure", "llama"]
 EndpointType = Literal["chat", "code", "agent", "lang-graph"]
@@ -35,25 +35,42 @@ class BaseUrl:
     provider: Provider | None = None
 
 
-def check_provider(value: str, source: str) -> Provider:
+def shown(value: str) -> str:
+    """A value fit for an error message: short names as they are, anything else masked.
+
+    A key pasted into the wrong variable must not be echoed back (keys are long or carry
+    characters names never do), so only what looks like a short name is shown in full.
+    """
+    if len(value) <= 24 and _NAME.fullmatch(value):
+        return repr(value)
+    tail = value[-4:] if len(value) >= 16 and value[-4:].isalnum() else ""
+    return f"'****{tail}' ({len(value)} characters, not shown)"
+
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]*")
+
+
+def check_provider(value: str, source: Source) -> Provider:
     if value not in PROVIDERS:
-        raise ConfigurationError(
-            f"{source}: unknown provider {value!r}; expected one of {', '.join(PROVIDERS)}, "
+        raise source.error(
+            f"unknown provider {shown(value)}; expected one of {', '.join(PROVIDERS)}, "
             "or leave it unset for the default route"
         )
     return value
 
 
-def check_endpoint_type(value: str, source: str) -> EndpointType:
+def check_endpoint_type(value: str, source: Source) -> EndpointType:
     if value not in ENDPOINT_TYPES:
-        raise ConfigurationError(
-            f"{source}: unknown endpoint type {value!r}; expected one of {', '.join(ENDPOINT_TYPES)}"
+        raise source.error(
+            f"unknown endpoint type {shown(value)}; expected one of {', '.join(ENDPOINT_TYPES)}"
         )
     return value
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+    """``localhost`` or a literal loopback address. ``*.localhost`` names are not: many systems
+    resolve them through DNS, so they may well leave the machine."""
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -61,26 +78,35 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def parse_base_url(url: str, source: str, *, allow_insecure_http: bool) -> BaseUrl:
-    """Validate ``url`` and strip a trailing slash or an already present ``/control/...`` route."""
+def parse_base_url(url: str, source: Source, *, allow_insecure_http: bool) -> BaseUrl:
+    """Validate ``url`` and strip a trailing slash or an already present ``/control/...`` route.
+
+    Messages show at most the URL's origin (scheme, host, port), never a path, a query or
+    credentials, any of which may hold a pasted key.
+    """
     url = url.strip()
     if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cs") for c in url):
-        raise ConfigurationError(f"{source}: {url!r} contains spaces, control characters or lone surrogates")
+        raise source.error(f"{shown(url)} contains spaces, control characters or lone surrogates")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - parsing the port is what validates it
-    except ValueError as exc:
-        raise ConfigurationError(f"{source}: {url!r} is not a valid URL ({exc})") from None
+    except ValueError:
+        raise source.error(f"{shown(url)} is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"{source}: {url!r} is not an http(s) URL")
+        raise source.error(f"{shown(url)} is not an http(s) URL")
+    origin = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    if parts.username is not None or parts.password is not None:
+        raise source.error(
+            f"the URL of {origin!r} carries credentials (user:password@); the Sequrity key goes in api_key"
+        )
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
-        raise ConfigurationError(
-            f"{source}: {url!r} uses plain http to a host that is not loopback, so the Sequrity "
+        raise source.error(
+            f"{origin!r} uses plain http to a host that is not loopback, so the Sequrity "
             "and provider keys would travel in clear text; use https, or pass "
             "allow_insecure_http=True if the network is trusted"
         )
     if parts.query or parts.fragment:
-        raise ConfigurationError(f"{source}: {url!r} must not carry a query or fragment")
+        raise source.error(f"the URL of {origin!r} must not carry a query or fragment")
     path = parts.path.rstrip("/")
     endpoint_type: EndpointType | None = None
     provider: Provider | None = None
@@ -91,8 +117,8 @@ def parse_base_url(url: str, source: str, *, allow_insecure_http: bool) -> BaseU
         if segments and segments[-1] == API_VERSION:
             segments.pop()
         if len(segments) > 2:
-            raise ConfigurationError(
-                f"{source}: {url!r} has a /control route this package cannot read; "
+            raise source.error(
+                f"the URL of {origin!r} has a /control route this package cannot read; "
                 "give the service root, e.g. https://api.sequrity.ai"
             )
         if segments:
@@ -118,7 +144,11 @@ def dual_model(pllm: str, qllm: str | None = None) -> str:
     """
     for name, value in (("pllm", pllm), ("qllm", qllm)):
         if value is not None and (not value.strip() or "," in value):
-            raise ConfigurationError(f"dual_model(): {name} must be one non-empty model id without commas")
+            raise ConfigurationError(
+                f"dual_model(): {name} must be one non-empty model id without commas",
+                setting=name,
+                origin="argument",
+            )
     return pllm if qllm is None else f"{pllm},{qllm}"
 
 

@@ -11,14 +11,24 @@ import threading
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
+
+from ._headers import check_session_id
 
 __all__ = ["Session", "current_session", "session", "session_id_of"]
 
+#: The active scope of this task or thread (read and moved by the HTTP hooks).
 current_scope: ContextVar[Session | None] = ContextVar("sequrity_openai_session", default=None)
 
-# Tool call ids carry the session: "tc-" + 36-character session id + "-" + call id.
-_TOOL_CALL_ID = re.compile(r"tc-([0-9A-Za-z-]{36})-.+", re.DOTALL)
+# Tool call ids carry the session: "tc-" + 36-character session id + "-" + call id. Written once,
+# used on ids (here) and on request bodies (TOOL_RESULT_IN_BODY, for the hooks).
+_SESSION_IN_ID: Final = r"tc-([0-9A-Za-z-]{36})-"
+_TOOL_CALL_ID = re.compile(_SESSION_IN_ID + ".+", re.DOTALL)
+#: A tool result (chat), function call output (responses) or tool_result block (messages) in a
+#: JSON body whose id carries a session.
+TOOL_RESULT_IN_BODY: Final = re.compile(
+    rb'"(?:tool_call_id|call_id|tool_use_id)"\s*:\s*"' + _SESSION_IN_ID.encode()
+)
 
 
 class Session:
@@ -32,12 +42,7 @@ class Session:
 
     def __init__(self, session_id: str | None = None) -> None:
         if session_id is not None:
-            from ._exceptions import ConfigurationError
-            from ._headers import build_headers
-
-            if not isinstance(session_id, str):
-                raise ConfigurationError(f"session_id must be a str, got {type(session_id).__name__}")
-            build_headers(session_id=session_id)  # rejects "" and what cannot go in a header
+            check_session_id(session_id, "argument session_id")
         self.id: str | None = session_id
         self._tokens: list[Token[Session | None]] = []
         self._lock = threading.Lock()
@@ -91,7 +96,8 @@ def session_id_of_tool_call_id(value: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _get(obj: object, name: str) -> Any:
+def field_of(obj: object, name: str) -> Any:
+    """``obj[name]`` for a mapping, else ``obj.name``; ``None`` when absent or unreadable."""
     try:
         return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
     except Exception:  # an exotic object whose attribute access fails carries no session
@@ -125,17 +131,17 @@ def session_id_of(obj: object) -> str | None:
             if found:
                 return found
         return None
-    direct = _get(obj, "session_id")
+    direct = field_of(obj, "session_id")
     if isinstance(direct, str) and direct:
         return direct
-    headers = _get(obj, "headers")
+    headers = field_of(obj, "headers")
     if headers is not None:
         found = _from_headers(headers)
         if found:
             return found
-    response = _get(obj, "response")
+    response = field_of(obj, "response")
     if response is not None:
-        found = _from_headers(_get(response, "headers"))
+        found = _from_headers(field_of(response, "headers"))
         if found:
             return found
     for call_id in _tool_call_ids(obj):
@@ -148,19 +154,19 @@ def session_id_of(obj: object) -> str | None:
 def _tool_call_ids(obj: object) -> list[str]:
     """Candidate ids in ``obj``, most recent first."""
     holders: list[Any] = [obj]
-    choices = _get(obj, "choices")
+    choices = field_of(obj, "choices")
     if isinstance(choices, list):
-        holders += [_get(c, "message") for c in choices]
-    output = _get(obj, "output")
+        holders += [field_of(c, "message") for c in choices]
+    output = field_of(obj, "output")
     if isinstance(output, list):
         holders += output
-    content = _get(obj, "content")  # Anthropic messages: tool_use and tool_result blocks
+    content = field_of(obj, "content")  # Anthropic messages: tool_use and tool_result blocks
     if isinstance(content, list):
         holders += reversed(content)
     ids: list[str] = []
     for holder in holders:
-        calls = _get(holder, "tool_calls")
+        calls = field_of(holder, "tool_calls")
         for call in reversed(calls) if isinstance(calls, list) else ():
-            ids.append(_get(call, "id"))
-        ids += [_get(holder, name) for name in ("tool_call_id", "call_id", "tool_use_id", "id")]
+            ids.append(field_of(call, "id"))
+        ids += [field_of(holder, name) for name in ("tool_call_id", "call_id", "tool_use_id", "id")]
     return [i for i in ids if isinstance(i, str)]

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from .base import ACCEPT_UNKNOWN, HeaderModel, StrictModel
 from .build import build_headers, headers
-from .checks import DEFAULT_MAX_HEADER_BYTES, check_header_size, check_header_value
+from .checks import (
+    DEFAULT_MAX_HEADER_BYTES,
+    SESSION_ID_MAX,
+    check_header_size,
+    check_header_value,
+    check_session_id,
+    valid_session_id,
+)
 from .coercion import ConfigInput, FeaturesInput, PolicyInput, coerce, describe_validation_error
 from .config import (
     Config,
@@ -30,6 +37,7 @@ from .policy import BranchingMetaPolicy, Policy, PolicyCode, PolicyPresets
 __all__ = [
     "ACCEPT_UNKNOWN",
     "DEFAULT_MAX_HEADER_BYTES",
+    "SESSION_ID_MAX",
     "BranchingMetaPolicy",
     "Config",
     "ConfigInput",
@@ -56,7 +64,9 @@ __all__ = [
     "build_headers",
     "check_header_size",
     "check_header_value",
+    "check_session_id",
     "coerce",
     "describe_validation_error",
     "headers",
+    "valid_session_id",
 ]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .._exceptions import ConfigurationError
-from .checks import DEFAULT_MAX_HEADER_BYTES, check_header_size, check_header_value
+from .checks import DEFAULT_MAX_HEADER_BYTES, check_header_size, check_header_value, check_session_id
 from .coercion import ConfigInput, FeaturesInput, PolicyInput, coerce
 from .config import Config
 from .features import Features
@@ -37,10 +36,7 @@ def build_headers(
     if config is not None:
         out["X-Config"] = coerce(Config, config, src.get("config", "config")).to_header()
     if session_id is not None:
-        check_header_value(session_id, src.get("session_id", "session_id"))
-        if not session_id:
-            raise ConfigurationError(f"{src.get('session_id', 'session_id')} is empty")
-        out["X-Session-ID"] = session_id
+        out["X-Session-ID"] = check_session_id(session_id, src.get("session_id", "session_id"))
     check_header_size(out, max_header_bytes)
     return out
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from .._exceptions import ConfigurationError, HeaderTooLargeError
 
-__all__ = ["DEFAULT_MAX_HEADER_BYTES", "check_header_size", "check_header_value"]
+__all__ = [
+    "DEFAULT_MAX_HEADER_BYTES",
+    "SESSION_ID_MAX",
+    "check_header_size",
+    "check_header_value",
+    "check_session_id",
+    "valid_session_id",
+]
 
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 
@@ -21,6 +29,32 @@ def check_header_value(value: str, source: str) -> None:
         )
     if not value.isascii():
         raise ConfigurationError(f"{source} contains non-ASCII characters, which cannot go in an HTTP header")
+
+
+# A session id, from the caller or from the server, is printable ASCII without spaces and of
+# bounded length (the service's are 36-character uuids): it is re-sent on every call of a scope.
+SESSION_ID_MAX = 256
+_SESSION_ID = re.compile(rf"[!-~]{{1,{SESSION_ID_MAX}}}")
+
+
+def valid_session_id(value: object) -> bool:
+    """The one rule for session ids, applied to arguments and to ids the server sends."""
+    return isinstance(value, str) and _SESSION_ID.fullmatch(value) is not None
+
+
+def check_session_id(value: object, source: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            f"{source} must be a str, got {type(value).__name__}", setting="session_id", origin="argument"
+        )
+    if not valid_session_id(value):
+        raise ConfigurationError(
+            f"{source} must be 1 to {SESSION_ID_MAX} printable ASCII characters: no space, "
+            "no CR, LF or NUL or other control character, nothing outside ASCII",
+            setting="session_id",
+            origin="argument",
+        )
+    return value
 
 
 def check_header_size(values: Mapping[str, str], limit: int) -> None:

@@ -11,7 +11,6 @@ with the same headers and the ``sq.session()`` scope of the caller.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import openai
@@ -26,14 +25,13 @@ except ImportError as exc:  # reported like every missing extra
 
 from .._client import create_async_client, create_client
 from .._exceptions import ConfigurationError
+from .._settings import SETTING_NAMES
 from ._wiring import check_client, no_mix
 
 __all__ = ["chat_openai"]
 
 # The factory's own arguments (api_key, provider, features, policy, config, ...).
-_FACTORY_ARGS = frozenset(
-    name for name, p in inspect.signature(create_client).parameters.items() if p.kind is p.KEYWORD_ONLY
-)
+_FACTORY_ARGS = SETTING_NAMES
 # ChatOpenAI uses these only to build clients, which it no longer does here: hand them to the
 # factories instead of letting ChatOpenAI drop them. Values: the openai client argument.
 _CLIENT_ARGS = {

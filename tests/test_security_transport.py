@@ -1,0 +1,352 @@
+"""Issue 9: nothing leaves for the wrong place (redirects, copies, ambient keys, TLS, sessions, logs).
+
+Every test runs over real loopback sockets against the real SDK, once with ``create_client``
+and once with ``create_async_client`` (the ``flavour`` fixture).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import ssl
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+import trustme
+
+import sequrity_openai as sq
+from helpers.raw import RawHttp, Seen
+
+SQ_KEY = "sq-transport-secret-0123456789abcdef"
+LLM_KEY = "sk-provider-transport-secret-fedcba98"
+OPENAI_KEY = "sk-openai-ambient-secret-7777777777"
+ADMIN_KEY = "sk-admin-ambient-secret-8888888888"
+MESSAGES: Any = [{"role": "user", "content": "hi"}]
+SESSION = str(uuid.uuid4())
+SDK_HTTP = openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0]
+
+
+def completion(content: str = "ok") -> bytes:
+    return json.dumps(
+        {
+            "id": "c",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "m",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+            ],
+        }
+    ).encode()
+
+
+def ok(session: str | None = None) -> Callable[[Seen], tuple[int, list[tuple[bytes, bytes]], bytes]]:
+    def answer(seen: Seen) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        headers = [(b"Content-Type", b"application/json")]
+        if session is not None:
+            headers.append((b"X-Session-ID", session.encode("latin-1")))
+        return 200, headers, completion()
+
+    return answer
+
+
+_LOOP: list[asyncio.AbstractEventLoop] = []
+
+
+@pytest.fixture(params=["sync", "async"])
+def flavour(request: pytest.FixtureRequest) -> Iterator[str]:
+    # One event loop per test, so an async client's connections outlive a single call.
+    loop = asyncio.new_event_loop()
+    _LOOP[:] = [loop]
+    yield str(request.param)
+    loop.close()
+
+
+def run(awaitable: Any) -> Any:
+    return _LOOP[0].run_until_complete(awaitable)
+
+
+def make(flavour: str, **kwargs: Any) -> Any:
+    kwargs.setdefault("api_key", SQ_KEY)
+    kwargs.setdefault("max_retries", 0)
+    return (sq.create_client if flavour == "sync" else sq.create_async_client)(**kwargs)
+
+
+def call(client: Any, **kwargs: Any) -> Any:
+    """One chat completion with ``client`` (sync or async), returning it or the exception."""
+    try:
+        if isinstance(client, openai.AsyncOpenAI):
+            return run(client.chat.completions.create(model="m", messages=MESSAGES, **kwargs))
+        return client.chat.completions.create(model="m", messages=MESSAGES, **kwargs)
+    except Exception as exc:
+        return exc
+
+
+# --------------------------------------------------------------------------- 1. redirects
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirect_to_another_origin_is_refused(flavour: str, status: int) -> None:
+    with RawHttp(ok(session="evil-session")) as elsewhere:
+
+        def redirect(seen: Seen) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+            target = f"{elsewhere.url}/steal{seen.path}".encode()
+            return status, [(b"Location", target), (b"X-Session-ID", b"redirect-session")], b""
+
+        with RawHttp(redirect) as sequrity, sq.session(SESSION) as scope:
+            client = make(flavour, base_url=sequrity.url, llm_api_key=LLM_KEY, policy=sq.Policy.dual_llm())
+            outcome = call(client)
+    assert isinstance(outcome, sq.RedirectRefusedError), outcome
+    assert isinstance(outcome, openai.APIStatusError) and outcome.status_code == status
+    assert f"127.0.0.1:{elsewhere.port}" in str(outcome)
+    assert outcome.target_origin == elsewhere.url
+    assert SQ_KEY not in str(outcome) and LLM_KEY not in str(outcome)
+    assert elsewhere.seen == []  # no key, policy, session or body went there
+    assert scope.id == SESSION  # a redirect answer never moves the scope
+
+
+def test_same_origin_redirect_is_followed(flavour: str) -> None:
+    def answer(seen: Seen) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        if "moved" not in seen.path:
+            return 307, [(b"Location", b"/moved" + seen.path.encode())], b""
+        return ok(session=SESSION)(seen)
+
+    with RawHttp(answer) as sequrity, sq.session() as scope:
+        outcome = call(make(flavour, base_url=sequrity.url, llm_api_key=LLM_KEY))
+    assert outcome.choices[0].message.content == "ok"
+    first, second = sequrity.seen
+    assert second.path == "/moved" + first.path
+    assert second.headers["authorization"] == f"Bearer {SQ_KEY}" and second.headers["x-api-key"] == LLM_KEY
+    assert scope.id == SESSION  # the final 2xx answer names the session
+
+
+# --------------------------------------------------------------------------- 2, 3. copies, ambient credentials
+
+
+def _copies(client: Any) -> dict[str, Any]:
+    return {
+        "with_options(timeout)": client.with_options(timeout=5),
+        "copy()": client.copy(),
+        "set_default_headers=sq.headers()": client.with_options(
+            set_default_headers=sq.headers(policy=sq.Policy.single_llm())
+        ),
+        "default_headers=": client.with_options(default_headers={"X-Trace": "on"}),
+    }
+
+
+def test_copies_made_after_the_environment_changed_keep_the_guarantees(
+    flavour: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with RawHttp(ok()) as sequrity:
+        client = make(flavour, base_url=sequrity.url, llm_api_key=LLM_KEY)
+        # The environment changes after construction; copies re-read it.
+        monkeypatch.setenv(
+            "OPENAI_CUSTOM_HEADERS", f"Authorization: Bearer {OPENAI_KEY}\nX-Corp-Proxy: corp-token"
+        )
+        monkeypatch.setenv("OPENAI_ORG_ID", "org-ambient")
+        monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-ambient")
+        monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+        for name, copy in [("original", client), *_copies(client).items()]:
+            outcome = call(copy)
+            assert not isinstance(outcome, Exception), (name, outcome)
+            sent = sequrity.seen[-1].headers
+            assert sent["authorization"] == f"Bearer {SQ_KEY}", name
+            for header in ("openai-organization", "openai-project", "x-corp-proxy"):
+                assert header not in sent, (name, header)
+            assert OPENAI_KEY not in json.dumps(sent), name
+        assert sequrity.seen[-1].headers["x-trace"] == "on"
+
+
+def test_custom_headers_seen_at_construction_stay_refused(
+    flavour: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "X-Corp-Proxy: corp-token")
+    with RawHttp(ok()) as sequrity:
+        client = make(flavour, base_url=sequrity.url, default_headers={"X-Mine": "kept"})
+        copy = client.with_options(set_default_headers={"X-Other": "1"})
+        for each in (client, copy):  # the variable still set, then gone
+            call(each)
+            assert "x-corp-proxy" not in sequrity.seen[-1].headers
+        monkeypatch.delenv("OPENAI_CUSTOM_HEADERS")
+        for each in (client, copy):
+            call(each)
+            assert "x-corp-proxy" not in sequrity.seen[-1].headers
+        assert sequrity.seen[0].headers["x-mine"] == "kept"
+
+
+def test_explicit_account_headers_are_sent(flavour: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-ambient")
+    with RawHttp(ok()) as sequrity:
+        call(make(flavour, base_url=sequrity.url, organization="org-mine", project="proj-mine"))
+    assert sequrity.seen[-1].headers["openai-organization"] == "org-mine"
+    assert sequrity.seen[-1].headers["openai-project"] == "proj-mine"
+
+
+def test_admin_key_never_becomes_the_bearer(flavour: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", ADMIN_KEY)
+
+    def answer(seen: Seen) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        return (
+            200,
+            [(b"Content-Type", b"application/json")],
+            b'{"object": "page", "data": [], "has_more": false}',
+        )
+
+    with RawHttp(answer) as sequrity:
+        client = make(flavour, base_url=sequrity.url)
+        usage = client.admin.organization.usage.completions(start_time=0)
+        if asyncio.iscoroutine(usage):
+            run(usage)
+    assert sequrity.seen[-1].headers["authorization"] == f"Bearer {SQ_KEY}"
+
+
+# --------------------------------------------------------------------------- 4. TLS trust
+
+
+@pytest.fixture(scope="module")
+def cas(tmp_path_factory: pytest.TempPathFactory) -> tuple[trustme.CA, Path, Path]:
+    ca, other = trustme.CA(), trustme.CA()
+    folder = tmp_path_factory.mktemp("ca")
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    other.cert_pem.write_to_path(str(folder / "other.pem"))
+    return ca, folder / "ca.pem", folder / "other.pem"
+
+
+def _tls_server(ca: trustme.CA, answer: Any) -> RawHttp:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("localhost").configure_cert(context)
+    return RawHttp(answer, tls=context)
+
+
+def test_tls_trust_equals_the_stock_client_at_each_moment(
+    flavour: str, cas: tuple[trustme.CA, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca, ca_file, other_file = cas
+    with _tls_server(ca, ok()) as server:
+        outcomes = []
+        for bundle in (ca_file, other_file, ca_file):  # trusted, removed (fails closed), added back
+            monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+            stock_cls = openai.OpenAI if flavour == "sync" else openai.AsyncOpenAI
+            stock = stock_cls(api_key="x", base_url=f"{server.url}/control/chat/v1", max_retries=0)
+            ours = make(flavour, base_url=server.url)
+            pair = [isinstance(call(c), openai.APIConnectionError) for c in (stock, ours)]
+            outcomes.append(pair)
+            # A client keeps the trust it was built with, whatever is built after it.
+            if bundle == ca_file and len(outcomes) == 1:
+                first = ours
+        assert outcomes == [[False, False], [True, True], [False, False]]
+        monkeypatch.setenv("SSL_CERT_FILE", str(other_file))
+        make(flavour, base_url=server.url)
+        assert not isinstance(call(first), Exception)
+
+
+def test_https_to_http_downgrade_on_the_same_host_is_refused(
+    flavour: str, cas: tuple[trustme.CA, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca, ca_file, _ = cas
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    with RawHttp(ok(), host="127.0.0.1") as plain:
+
+        def downgrade(seen: Seen) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+            return 308, [(b"Location", f"http://localhost:{plain.port}{seen.path}".encode())], b""
+
+        with _tls_server(ca, downgrade) as server:
+            outcome = call(make(flavour, base_url=server.url))
+    assert isinstance(outcome, sq.RedirectRefusedError) and "http://localhost:" in str(outcome)
+    assert plain.seen == []
+
+
+# --------------------------------------------------------------------------- 8, 9. sessions
+
+
+@pytest.mark.parametrize("bad", [b"sess-\xe9t\xe9", b"has space", b"x" * 300, b"tab\there"])
+def test_invalid_server_session_ids_are_not_adopted(flavour: str, bad: bytes) -> None:
+    answers = iter([bad, SESSION.encode()])
+
+    def answer(seen: Seen) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        return (
+            200,
+            [(b"Content-Type", b"application/json"), (b"X-Session-ID", next(answers, b"-"))],
+            completion(),
+        )
+
+    with RawHttp(answer) as sequrity, sq.session() as scope:
+        client = make(flavour, base_url=sequrity.url)
+        assert not isinstance(call(client), Exception)
+        assert scope.id is None  # not adopted
+        second = call(client)  # the scope stays usable
+        assert not isinstance(second, Exception), second
+        assert "x-session-id" not in sequrity.seen[1].headers  # never re-sent
+        assert scope.id == SESSION
+
+
+def test_session_ids_go_only_to_the_sequrity_origin(flavour: str) -> None:
+    is_async = flavour == "async"
+    shared = (openai.DefaultAsyncHttpxClient if is_async else openai.DefaultHttpxClient)()
+    with RawHttp(ok(session=SESSION)) as sequrity, RawHttp(ok(session="other-session")) as other:
+        ours = make(flavour, base_url=sequrity.url, http_client=shared)
+        stock_cls = openai.AsyncOpenAI if is_async else openai.OpenAI
+        stranger = stock_cls(
+            api_key="x", base_url=f"{other.url}/control/chat/v1", http_client=shared, max_retries=0
+        )
+        with sq.session() as scope:
+            call(ours)
+            assert scope.id == SESSION
+            call(stranger)
+            call(ours)
+        assert "x-session-id" not in other.seen[0].headers  # /control/ in the path is not enough
+        assert scope.id == SESSION  # the other host's answer did not move the scope
+        assert sequrity.seen[1].headers["x-session-id"] == SESSION
+
+
+# --------------------------------------------------------------------------- 10. logs
+
+
+def test_no_key_in_any_log_record(flavour: str, caplog: pytest.LogCaptureFixture) -> None:
+    per_call = "sk-per-call-secret-5555555555555"
+    for name in ("openai", "httpx", "httpx2", "httpcore", "httpcore2"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    with RawHttp(ok(session=SESSION)) as sequrity:
+        client = make(flavour, base_url=sequrity.url, llm_api_key=LLM_KEY)
+        call(client)
+        call(client, extra_headers=sq.headers(llm_api_key=per_call))
+    assert sequrity.seen[-1].headers["x-api-key"] == per_call  # sent...
+    assert "Sending HTTP Request" in caplog.text or "Request options" in caplog.text  # ...logged...
+    for key in (SQ_KEY, LLM_KEY, per_call):
+        assert key not in caplog.text  # ...never shown
+
+
+# --------------------------------------------------------------------------- issue 10: http_client kinds
+
+
+def _clients(is_async: bool) -> list[Any]:
+    names = ["httpx2", "httpx"] if SDK_HTTP == "httpx2" else ["httpx"]
+    return [getattr(importlib.import_module(n), "AsyncClient" if is_async else "Client")() for n in names]
+
+
+@pytest.mark.parametrize("library", [0, 1], ids=["sdk-library", "httpx-on-3.x"])
+def test_every_http_client_the_stock_client_accepts(flavour: str, library: int) -> None:
+    candidates = _clients(flavour == "async")
+    if library >= len(candidates):
+        pytest.skip("openai 2.x accepts only httpx clients")
+    http_client = candidates[library]
+    with RawHttp(ok(session=SESSION)) as sequrity, sq.session() as scope:
+        client = make(flavour, base_url=sequrity.url, http_client=http_client)
+        assert client._client is http_client
+        call(client)
+        call(client)
+    assert scope.id == SESSION  # the hooks are attached
+    assert sequrity.seen[1].headers["x-session-id"] == SESSION
+
+
+def test_wrong_http_client_is_a_configuration_error(flavour: str) -> None:
+    wrong = _clients(flavour == "sync")[0]  # the other flavour's client
+    with pytest.raises(sq.ConfigurationError, match="http_client must be") as info:
+        make(flavour, http_client=wrong)
+    assert info.value.setting == "http_client"
