@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import openai
+from typing_extensions import Required, TypedDict, Unpack
 
 from . import _hooks
 from ._api_rules import check_route
@@ -29,6 +30,7 @@ from ._settings import Settings, resolve_settings
 
 __all__ = [
     "GeneratedPolicies",
+    "GenerationArgs",
     "agenerate_policies",
     "generate_policies",
     "generation_request",
@@ -50,6 +52,37 @@ _INTERNAL: Final = ("parse_with_ai", "verify_hypothesis", "set_policy", "complet
 _ACCOUNT_HEADERS: Final = ("OpenAI-Organization", "OpenAI-Project")
 
 
+class GenerationArgs(TypedDict, total=False):
+    """The keyword arguments of ``generate_policies`` and ``agenerate_policies``, declared once."""
+
+    model: Required[str]
+    """The model that writes the policies, e.g. ``"openai/gpt-5-mini"``."""
+    tools: Iterable[Mapping[str, Any]]
+    """The tools, in the format of the provider's API (default: none)."""
+    internal_tool_names: Sequence[InternalToolName]
+    """Internal tools the policies may name (default: none)."""
+    n_retries: int
+    """How often the service may retry writing valid policies (default 3)."""
+    timeout: float
+    """Seconds before the HTTP request gives up (default 120)."""
+    max_retries: int
+    """HTTP retries (default 2)."""
+    api_key: str | None
+    """As for ``create_client``."""
+    llm_api_key: str | None
+    """As for ``create_client``."""
+    provider: str | None
+    """As for ``create_client``."""
+    base_url: str | None
+    """As for ``create_client``."""
+    allow_insecure_http: bool
+    """As for ``create_client``."""
+
+
+_ARG_NAMES: Final = frozenset(GenerationArgs.__annotations__)
+_SETTING_NAMES: Final = ("api_key", "llm_api_key", "provider", "base_url", "allow_insecure_http")
+
+
 @dataclass(frozen=True)
 class GeneratedPolicies:
     """What the service generated: SQRT text and the token usage."""
@@ -64,28 +97,27 @@ class GeneratedPolicies:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """A checked policy-gen request: where it goes, its headers and its body."""
+    """A checked policy-gen request: where it goes, its headers, its body and the client's options."""
 
     settings: Settings
     base_url: str
     headers: dict[str, Any]
     body: dict[str, Any]
+    options: dict[str, Any]
 
 
-def generation_request(
-    description: str,
-    *,
-    model: str,
-    tools: Iterable[Mapping[str, Any]] = (),
-    internal_tool_names: Sequence[InternalToolName] = (),
-    n_retries: int = 3,
-    api_key: str | None = None,
-    llm_api_key: str | None = None,
-    provider: str | None = None,
-    base_url: str | None = None,
-    allow_insecure_http: bool = False,
-) -> GenerationRequest:
+def generation_request(description: str, **args: Unpack[GenerationArgs]) -> GenerationRequest:
     """Validate the arguments and resolve the settings (argument > environment > default)."""
+    # The checks a Python signature would make, kept for callers that mypy does not see.
+    extra = sorted(set(args) - _ARG_NAMES)
+    if extra:
+        raise TypeError(f"got an unexpected keyword argument {extra[0]!r}")
+    if "model" not in args:
+        raise TypeError("missing 1 required keyword-only argument: 'model'")
+    model = args["model"]
+    tools = args.get("tools", ())
+    internal_tool_names = args.get("internal_tool_names", ())
+    n_retries = args.get("n_retries", 3)
     if not isinstance(description, str) or not description.strip():
         raise ConfigurationError(
             "description must be a non-empty string", setting="description", origin="argument"
@@ -102,14 +134,8 @@ def generation_request(
             origin="argument",
         )
     tool_list = [dict(t) for t in tools]
-    settings = resolve_settings(
-        api_key=api_key,
-        llm_api_key=llm_api_key,
-        provider=provider,
-        base_url=base_url,
-        allow_insecure_http=allow_insecure_http,
-        endpoint_type="chat",
-    )
+    chosen: dict[str, Any] = {name: args[name] for name in _SETTING_NAMES if name in args}
+    settings = resolve_settings(endpoint_type="chat", **chosen)
     settings = for_api(settings, "generate")
     prov = settings.provider.value
     if prov not in REQUEST_TYPE:
@@ -133,7 +159,9 @@ def generation_request(
         "n_retries": n_retries,
         "internal_tool_names": list(internal_tool_names),
     }
-    return GenerationRequest(settings, f"{root}/control/{POLICY_GEN}{segment}/{API_VERSION}", headers, body)
+    options = {"timeout": args.get("timeout", 120.0), "max_retries": args.get("max_retries", 2)}
+    url = f"{root}/control/{POLICY_GEN}{segment}/{API_VERSION}"
+    return GenerationRequest(settings, url, headers, body, options)
 
 
 def _result(payload: object, request: GenerationRequest) -> GeneratedPolicies:
@@ -147,9 +175,7 @@ def _result(payload: object, request: GenerationRequest) -> GeneratedPolicies:
     return GeneratedPolicies(payload["policies"], counts)
 
 
-def _client_kwargs(
-    request: GenerationRequest, client_kwargs: Mapping[str, Any], *, is_async: bool
-) -> dict[str, Any]:
+def _client_kwargs(request: GenerationRequest, *, is_async: bool) -> dict[str, Any]:
     factory = openai.DefaultAsyncHttpxClient if is_async else openai.DefaultHttpxClient
     http_client = factory()
     settings = request.settings
@@ -164,7 +190,7 @@ def _client_kwargs(
         sessions=False,
     )
     return {
-        **client_kwargs,
+        **request.options,
         "api_key": request.settings.api_key.value,
         "base_url": request.base_url,
         "default_headers": request.headers,
@@ -172,60 +198,26 @@ def _client_kwargs(
     }
 
 
-def generate_policies(
-    description: str,
-    *,
-    model: str,
-    tools: Iterable[Mapping[str, Any]] = (),
-    internal_tool_names: Sequence[InternalToolName] = (),
-    n_retries: int = 3,
-    timeout: float = 120.0,
-    max_retries: int = 2,
-    **settings: Any,
-) -> GeneratedPolicies:
+def generate_policies(description: str, **args: Unpack[GenerationArgs]) -> GeneratedPolicies:
     """Ask Sequrity Control to write SQRT policies for ``tools`` from a plain-language ``description``.
 
+    The arguments are declared in :class:`~sequrity_openai._policy_gen.GenerationArgs`: ``model`` (required), ``tools``,
+    ``internal_tool_names``, ``n_retries`` (3), ``timeout`` (120 s), ``max_retries`` (2), and
+    the settings ``api_key``, ``llm_api_key``, ``provider``, ``base_url`` and
+    ``allow_insecure_http``, read as by :func:`sequrity_openai.create_client`.
     ``tools`` are in the format of the provider's API (OpenAI function tools; Anthropic tools
-    with ``provider="anthropic"``). ``settings`` are ``api_key``, ``llm_api_key``, ``provider``,
-    ``base_url`` and ``allow_insecure_http``, read as by :func:`sequrity_openai.create_client`.
-    HTTP failures raise the stock ``openai`` exceptions.
+    with ``provider="anthropic"``). HTTP failures raise the stock ``openai`` exceptions.
     """
-    request = generation_request(
-        description,
-        model=model,
-        tools=tools,
-        internal_tool_names=internal_tool_names,
-        n_retries=n_retries,
-        **settings,
-    )
-    kwargs = _client_kwargs(request, {"timeout": timeout, "max_retries": max_retries}, is_async=False)
-    with openai.OpenAI(**kwargs) as client:
+    request = generation_request(description, **args)
+    with openai.OpenAI(**_client_kwargs(request, is_async=False)) as client:
         payload = client.post("/generate", body=request.body, cast_to=object)
     return _result(payload, request)
 
 
-async def agenerate_policies(
-    description: str,
-    *,
-    model: str,
-    tools: Iterable[Mapping[str, Any]] = (),
-    internal_tool_names: Sequence[InternalToolName] = (),
-    n_retries: int = 3,
-    timeout: float = 120.0,
-    max_retries: int = 2,
-    **settings: Any,
-) -> GeneratedPolicies:
-    """The async twin of :func:`generate_policies`."""
-    request = generation_request(
-        description,
-        model=model,
-        tools=tools,
-        internal_tool_names=internal_tool_names,
-        n_retries=n_retries,
-        **settings,
-    )
-    kwargs = _client_kwargs(request, {"timeout": timeout, "max_retries": max_retries}, is_async=True)
-    async with openai.AsyncOpenAI(**kwargs) as client:
+async def agenerate_policies(description: str, **args: Unpack[GenerationArgs]) -> GeneratedPolicies:
+    """The async twin of :func:`generate_policies`, with the same arguments."""
+    request = generation_request(description, **args)
+    async with openai.AsyncOpenAI(**_client_kwargs(request, is_async=True)) as client:
         payload = await client.post("/generate", body=request.body, cast_to=object)
     return _result(payload, request)
 

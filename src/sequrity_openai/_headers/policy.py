@@ -146,15 +146,15 @@ class Policy(HeaderModel):
         llm_blocked_tag_enforcement_level: EnforcementLevel = "hard",
     ) -> Policy:
         """A single-llm policy: no auto-generation and no non-executable memory."""
-        return cls(
-            mode=mode,
-            codes=PolicyCode(code=codes, language=language),
+        # The dual-llm shape with those two off; the dual-llm-only presets keep their defaults.
+        return cls.dual_llm(
+            mode,
+            codes,
+            language,
             auto_gen=False,
             fail_fast=fail_fast,
-            presets=PolicyPresets(
-                default_allow=default_allow,
-                enable_non_executable_memory=False,
-                enable_llm_blocked_tag=enable_llm_blocked_tag,
-                llm_blocked_tag_enforcement_level=llm_blocked_tag_enforcement_level,
-            ),
+            default_allow=default_allow,
+            enable_non_executable_memory=False,
+            enable_llm_blocked_tag=enable_llm_blocked_tag,
+            llm_blocked_tag_enforcement_level=llm_blocked_tag_enforcement_level,
         )

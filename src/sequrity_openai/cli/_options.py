@@ -6,8 +6,9 @@ import argparse
 import dataclasses
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from .. import _settings
 from .._headers import Policy, coerce
@@ -29,50 +30,38 @@ __all__ = [
 
 # The service issues 36-character ids (a UUID); tool call ids carry them the same way.
 _SESSION_ID: Final = re.compile(r"[0-9A-Za-z-]{36}")
+_N = TypeVar("_N", int, float)
 
 
 # --------------------------------------------------------------------------- option types
 # argparse turns an ArgumentTypeError into "argument --flag: <message>" and exit code 2.
 
 
-def positive_seconds(text: str) -> float:
+def _checked(text: str, convert: Callable[[str], _N], fits: Callable[[_N], bool], expected: str) -> _N:
+    # Text that does not convert fails the same way as a value out of range.
     try:
-        value = float(text)
+        value = convert(text)
     except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds greater than 0, got {text!r}")
+        value = None
+    if value is None or not fits(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive_seconds(text: str) -> float:
+    return _checked(text, float, lambda v: math.isfinite(v) and v > 0, "a number of seconds greater than 0")
 
 
 def retry_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of retries, 0 or more, got {text!r}")
-    return value
+    return _checked(text, int, lambda v: v >= 0, "a whole number of retries, 0 or more")
 
 
 def positive_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number greater than 0, got {text!r}")
-    return value
+    return _checked(text, int, lambda v: v >= 1, "a whole number greater than 0")
 
 
 def port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
-    return value
+    return _checked(text, int, lambda v: 0 <= v <= 65535, "a port number from 0 to 65535")
 
 
 def session_id(text: str) -> str:
