@@ -343,8 +343,11 @@ def attach(
         (h.__self__ for h in hooks["request"] if isinstance(getattr(h, "__self__", None), Guard)), None
     )
     if guard is None:
-        guard = Guard(_http.module_of(http_client))
-        is_async = isinstance(http_client, _http.accepted_clients(is_async=True))
+        module = _http.module_of(http_client)
+        guard = Guard(module)
+        # Asked of the client's own library: the anthropic SDK may run on httpx2 beside an
+        # openai 2.x (httpx), so "what the openai SDK accepts" is not the question here.
+        is_async = isinstance(http_client, module.AsyncClient)
         hooks["request"].append(guard.aon_request if is_async else guard.on_request)
         hooks["response"].append(guard.aon_response if is_async else guard.on_response)
     guard.add(root, api_key, llm_api_key, account, sessions=sessions)
