@@ -18,6 +18,7 @@ the SDK picked them up (at construction or in a copy made after the environment 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -26,7 +27,7 @@ from typing_extensions import Unpack
 from . import _hooks
 from ._api_rules import for_sdk
 from ._client import checked_default_headers, given_settings, http_client_for
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, RedirectRefusedError
 from ._extras import require
 from ._provider_keys import for_api
 from ._routes import API_VERSION
@@ -35,16 +36,40 @@ from ._settings import SettingArgs, Settings
 if TYPE_CHECKING:
     import anthropic
 
-__all__ = ["ANTHROPIC", "AnthropicClientArgs", "create_anthropic_client", "create_async_anthropic_client"]
+__all__ = ["AnthropicClientArgs", "ambient", "create_anthropic_client", "create_async_anthropic_client"]
 
-#: What the anthropic SDK reads from the environment by itself: it sends ``ANTHROPIC_API_KEY``
-#: or ``ANTHROPIC_AUTH_TOKEN`` as a bearer, merges ``ANTHROPIC_CUSTOM_HEADERS`` into its default
-#: headers (again in every copy), and puts the whole error body in ``str(exc)``.
-ANTHROPIC: Final = _hooks.Ambient(
-    bearer_vars=("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
-    custom_headers_var="ANTHROPIC_CUSTOM_HEADERS",
-    shows_whole_body=True,
-)
+
+@functools.cache
+def ambient(sdk: Any) -> _hooks.Ambient:
+    """What the anthropic SDK (the module ``sdk``) reads from the environment by itself: it
+    sends ``ANTHROPIC_API_KEY`` or ``ANTHROPIC_AUTH_TOKEN`` as a bearer, merges
+    ``ANTHROPIC_CUSTOM_HEADERS`` into its default headers (again in every copy), and puts the
+    whole error body in ``str(exc)``; and how the guard refuses a redirect to its callers."""
+
+    class AnthropicRedirectRefusedError(RedirectRefusedError, sdk.APIStatusError):  # type: ignore[misc]
+        """:class:`~sequrity_openai.RedirectRefusedError` that is also an
+        ``anthropic.APIStatusError``: the anthropic SDK passes its own errors through and
+        would turn any other into a connection error."""
+
+        def __init__(self, message: str, *, response: Any, target_origin: str) -> None:
+            # The two bases' constructors each call their own chain of super().__init__ with
+            # different signatures, so they cannot run in one MRO: build each part alone and
+            # take its attributes (whatever fields the installed versions define).
+            Exception.__init__(self, message)
+            for part in (
+                sdk.APIStatusError(message, response=response, body=None),
+                RedirectRefusedError(message, response=response, target_origin=target_origin),
+            ):
+                self.__dict__.update(part.__dict__)
+
+    return _hooks.Ambient(
+        bearer_vars=("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
+        custom_headers_var="ANTHROPIC_CUSTOM_HEADERS",
+        shows_whole_body=True,
+        redirect_error=AnthropicRedirectRefusedError,
+    )
+
+
 # Always set by the factory: the bearer is the Sequrity key.
 _RESERVED: Final = {"authorization": "api_key"}
 # Credential arguments of the stock client: each would replace the Sequrity bearer. (Its
@@ -107,7 +132,7 @@ def _client_kwargs(
         settings.api_key.value,
         settings.llm_api_key.value,
         {},
-        ambient=ANTHROPIC,
+        ambient=ambient(sdk),
     )
     return {
         **kwargs,

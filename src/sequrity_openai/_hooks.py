@@ -67,6 +67,9 @@ class Ambient:
     bearer_vars: tuple[str, ...]  # variables the SDK may send as "Bearer <value>"
     custom_headers_var: str  # "Name: value" lines the SDK adds to its default headers
     shows_whole_body: bool  # str(exc) holds the whole error body (no message to add)
+    # Raised for a redirect to another origin: a subclass of the SDK's own APIStatusError, which
+    # the SDK passes through (it wraps other exceptions from the transport as connection errors).
+    redirect_error: type[RedirectRefusedError] = RedirectRefusedError
 
 
 OPENAI: Final = Ambient(
@@ -86,6 +89,7 @@ class _Target:
     bearer_vars: tuple[str, ...] = ()  # of every SDK with a client on this origin
     custom_vars: tuple[str, ...] = ()
     add_message: bool = False  # some SDK here shows only the body's message
+    redirect_error: type[RedirectRefusedError] = RedirectRefusedError  # of the first SDK here
 
 
 @functools.lru_cache(maxsize=8)
@@ -134,7 +138,10 @@ class Guard:
         sessions: bool,
         ambient: Ambient = OPENAI,
     ) -> None:
-        target = self.targets.setdefault(origin_of(self._module.URL(root)), _Target(sessions=sessions))
+        target = self.targets.setdefault(
+            origin_of(self._module.URL(root)),
+            _Target(sessions=sessions, redirect_error=ambient.redirect_error),
+        )
         if ambient.custom_headers_var not in target.custom_vars:
             target.bearer_vars = tuple(dict.fromkeys((*target.bearer_vars, *ambient.bearer_vars)))
             target.custom_vars = (*target.custom_vars, ambient.custom_headers_var)
@@ -192,7 +199,7 @@ class Guard:
             response.read()
             self._surface(response, target)
         elif status >= 300:
-            _refuse_other_origin(response)
+            _refuse_other_origin(response, target.redirect_error)
         else:
             self._answer(response, target)
 
@@ -205,7 +212,7 @@ class Guard:
             await response.aread()
             self._surface(response, target)
         elif status >= 300:
-            _refuse_other_origin(response)
+            _refuse_other_origin(response, target.redirect_error)
         else:
             self._answer(response, target)
 
@@ -290,7 +297,7 @@ def _capture(response: Any) -> None:
     scope.id = new_id
 
 
-def _refuse_other_origin(response: Any) -> None:
+def _refuse_other_origin(response: Any, error: type[RedirectRefusedError]) -> None:
     location = response.headers.get("location")
     if location is None:
         return
@@ -304,7 +311,7 @@ def _refuse_other_origin(response: Any) -> None:
     if same:
         return
     shown = _scrub.printable(shown[:200])
-    raise RedirectRefusedError(
+    raise error(
         f"Sequrity answered {response.status_code} with a redirect to {shown}, another origin; "
         "it is not followed, since the Sequrity key, the provider key, the policy, the session "
         "and the request would go there (only same-origin redirects are followed)",
