@@ -8,7 +8,6 @@ Every test runs over real loopback sockets against the real SDK, sync and async 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 import ssl
@@ -51,7 +50,9 @@ def ok(session: str | None = None) -> Callable[[Seen], tuple[int, list[tuple[byt
     return answer
 
 
-_ANTHROPIC = next((p.values[0] for p in sdk_params() if p.values[0] is not None and p.id == "anthropic"), None)
+_ANTHROPIC = next(
+    (p.values[0] for p in sdk_params() if p.values[0] is not None and p.id == "anthropic"), None
+)
 ANTHROPIC_BODY = _ANTHROPIC.answer_body() if _ANTHROPIC is not None else b""
 
 
@@ -154,7 +155,9 @@ def _copies(client: Any) -> dict[str, Any]:
 
 def _ambient_environment(sdk: Sdk, monkeypatch: pytest.MonkeyPatch) -> None:
     """Everything the stock client of ``sdk`` would pick up by itself, bearers included."""
-    monkeypatch.setenv(sdk.custom_headers_var, f"Authorization: Bearer {OPENAI_KEY}\nX-Corp-Proxy: corp-token")
+    monkeypatch.setenv(
+        sdk.custom_headers_var, f"Authorization: Bearer {OPENAI_KEY}\nX-Corp-Proxy: corp-token"
+    )
     monkeypatch.setenv(sdk.base_url_var, "https://api.example.invalid")
     for var in sdk.bearer_vars:
         monkeypatch.setenv(var, OPENAI_KEY)

@@ -42,7 +42,9 @@ class Sdk:
         return cls(auth_token="x", base_url=f"{root}/control/chat", max_retries=0, **kwargs)
 
     def default_http_client(self, flavour: str) -> Any:
-        return (self.module.DefaultHttpxClient if flavour == "sync" else self.module.DefaultAsyncHttpxClient)()
+        return (
+            self.module.DefaultHttpxClient if flavour == "sync" else self.module.DefaultAsyncHttpxClient
+        )()
 
     def http_libraries(self) -> list[str]:
         """The HTTP libraries whose clients the stock client accepts, its own first."""
@@ -53,7 +55,9 @@ class Sdk:
         return getattr(importlib.import_module(library), "Client" if flavour == "sync" else "AsyncClient")()
 
     def is_async(self, client: Any) -> bool:
-        return isinstance(client, (openai.AsyncOpenAI, *([self.module.AsyncAnthropic] if self.name != "openai" else [])))
+        return isinstance(
+            client, (openai.AsyncOpenAI, *([self.module.AsyncAnthropic] if self.name != "openai" else []))
+        )
 
     def create(self, client: Any, **kwargs: Any) -> Any:
         """The call, not awaited: a completion / message, or a stream with ``stream=True``."""
@@ -91,7 +95,9 @@ class Sdk:
         if self.name == "openai":
             start = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": []}
             error = {"error": {"message": message, "code": "boom"}}
-            return b"data: " + json.dumps(start).encode() + b"\n\ndata: " + json.dumps(error).encode() + b"\n\n"
+            return (
+                b"data: " + json.dumps(start).encode() + b"\n\ndata: " + json.dumps(error).encode() + b"\n\n"
+            )
         start = json.loads(self.answer_body(""))
         start["content"], start["stop_reason"] = [], None
         error = {"type": "error", "error": {"type": "overloaded_error", "message": message}}
