@@ -22,7 +22,7 @@ import trustme
 
 import sequrity_openai as sq
 from helpers.raw import RawHttp, Seen
-from helpers.sdks import OPENAI, Sdk, sdk_params
+from helpers.sdks import OPENAI, Sdk, anthropic_sdk, sdk_params
 
 SQ_KEY = "sq-transport-secret-0123456789abcdef"
 LLM_KEY = "sk-provider-transport-secret-fedcba98"
@@ -50,9 +50,7 @@ def ok(session: str | None = None) -> Callable[[Seen], tuple[int, list[tuple[byt
     return answer
 
 
-_ANTHROPIC = next(
-    (p.values[0] for p in sdk_params() if p.values[0] is not None and p.id == "anthropic"), None
-)
+_ANTHROPIC = anthropic_sdk()
 ANTHROPIC_BODY = _ANTHROPIC.answer_body() if _ANTHROPIC is not None else b""
 
 
