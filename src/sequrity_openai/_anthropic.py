@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 from typing_extensions import Unpack
 
 from . import _hooks
+from ._ambient import Ambient
 from ._api_rules import for_sdk
 from ._client import checked_default_headers, given_settings, http_client_for
 from ._exceptions import ConfigurationError, RedirectRefusedError
@@ -40,7 +41,7 @@ __all__ = ["AnthropicClientArgs", "ambient", "create_anthropic_client", "create_
 
 
 @functools.cache
-def ambient(sdk: Any) -> _hooks.Ambient:
+def ambient(sdk: Any) -> Ambient:
     """What the anthropic SDK (the module ``sdk``) reads from the environment by itself: it
     sends ``ANTHROPIC_API_KEY`` or ``ANTHROPIC_AUTH_TOKEN`` as a bearer, merges
     ``ANTHROPIC_CUSTOM_HEADERS`` into its default headers (again in every copy), and puts the
@@ -62,7 +63,7 @@ def ambient(sdk: Any) -> _hooks.Ambient:
             ):
                 self.__dict__.update(part.__dict__)
 
-    return _hooks.Ambient(
+    return Ambient(
         bearer_vars=("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
         custom_headers_var="ANTHROPIC_CUSTOM_HEADERS",
         shows_whole_body=True,

@@ -26,19 +26,15 @@ import functools
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final
-
-import openai
+from typing import Any
 
 from . import _http, _scrub
+from ._ambient import OPENAI, Ambient, custom_header_pairs
 from ._exceptions import RedirectRefusedError
 from ._headers import valid_session_id
 from ._routes import ROUTE_MARK
 from ._sessions import TOOL_RESULT_IN_BODY, current_scope
 
-# openai 3.x puts only body["message"] (or body["error"]["message"]) in str(exc); 2.x puts
-# the whole body there, detail included, so adding a message would only repeat it.
-_SDK_SHOWS_WHOLE_BODY = int(openai.__version__.split(".", 1)[0]) < 3
 _SESSION_HEADER = "x-session-id"
 _ROUTE_MARK = ROUTE_MARK.encode()
 _ACCOUNT_HEADERS = (b"openai-organization", b"openai-project")
@@ -60,23 +56,6 @@ def _sent(headers: Any) -> dict[bytes, bytes]:
         return {name.lower(): value for name, value in headers.raw}
 
 
-@dataclass(frozen=True)
-class Ambient:
-    """Where one SDK picks up credentials and headers from the environment by itself."""
-
-    bearer_vars: tuple[str, ...]  # variables the SDK may send as "Bearer <value>"
-    custom_headers_var: str  # "Name: value" lines the SDK adds to its default headers
-    shows_whole_body: bool  # str(exc) holds the whole error body (no message to add)
-    # Raised for a redirect to another origin: a subclass of the SDK's own APIStatusError, which
-    # the SDK passes through (it wraps other exceptions from the transport as connection errors).
-    redirect_error: type[RedirectRefusedError] = RedirectRefusedError
-
-
-OPENAI: Final = Ambient(
-    ("OPENAI_API_KEY", "OPENAI_ADMIN_KEY"), "OPENAI_CUSTOM_HEADERS", _SDK_SHOWS_WHOLE_BODY
-)
-
-
 @dataclass
 class _Target:
     """What requests to one Sequrity origin may carry."""
@@ -92,22 +71,6 @@ class _Target:
     redirect_error: type[RedirectRefusedError] = RedirectRefusedError  # of the first SDK here
 
 
-@functools.lru_cache(maxsize=8)
-def _custom_header_pairs(raw: str) -> frozenset[tuple[bytes, bytes]]:
-    # The SDK's own parsing of OPENAI_CUSTOM_HEADERS: "Name: value" lines (names in lower case).
-    pairs = set()
-    for line in raw.split("\n"):
-        name, sep, value = line.partition(":")
-        if sep:
-            pairs.add(
-                (
-                    name.strip().lower().encode("latin-1", "replace"),
-                    value.strip().encode("latin-1", "replace"),
-                )
-            )
-    return frozenset(pairs)
-
-
 def _is_ambient_bearer(auth: bytes, target: _Target) -> bool:
     environ = os.environ
     for var in target.bearer_vars:
@@ -116,7 +79,7 @@ def _is_ambient_bearer(auth: bytes, target: _Target) -> bool:
             return True
     pair = (b"authorization", auth)
     return pair in target.ambient or any(
-        pair in _custom_header_pairs(environ.get(var) or "") for var in target.custom_vars
+        pair in custom_header_pairs(environ.get(var) or "") for var in target.custom_vars
     )
 
 
@@ -152,7 +115,7 @@ class Guard:
         target.secrets.update(k for k in (api_key, llm_api_key) if k)
         # The stock client copies its custom-headers variable into itself at construction:
         # those pairs stay refused even once the variable is gone.
-        target.ambient.update(_custom_header_pairs(os.environ.get(ambient.custom_headers_var) or ""))
+        target.ambient.update(custom_header_pairs(os.environ.get(ambient.custom_headers_var) or ""))
         _scrub.KNOWN_SECRETS.update(target.secrets)
 
     # -- requests ------------------------------------------------------------------------------
@@ -177,7 +140,7 @@ class Guard:
         for var in target.custom_vars:
             custom = os.environ.get(var)
             if custom:
-                _drop_pairs(headers, sent, _custom_header_pairs(custom))
+                _drop_pairs(headers, sent, custom_header_pairs(custom))
         scope = current_scope.get()
         if scope is None or scope.id is None or b"x-session-id" in sent or not target.sessions:
             return
