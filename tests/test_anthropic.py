@@ -215,3 +215,11 @@ def test_without_the_extra_the_error_names_it(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(ImportError, match=r'pip install "sequrity-openai\[anthropic\]"') as caught:
         sq.create_anthropic_client(api_key=SEQURITY_KEY)
     assert caught.value.name == "anthropic"
+
+
+@pytest.mark.parametrize("factory", [sq.create_anthropic_client, sq.create_async_anthropic_client])
+def test_config_is_the_sequrity_setting_not_the_sdk_credential(fake: FakeSequrity, factory: Any) -> None:
+    # anthropic.Anthropic has a config= credential argument; here config= is Sequrity's X-Config.
+    client = factory(api_key=SEQURITY_KEY, base_url=fake.url, config={"fsm": {"max_n_turns": 3}})
+    assert client.auth_token == SEQURITY_KEY and client.credentials is None
+    assert client.default_headers["X-Config"] == '{"fsm":{"max_n_turns":3}}'

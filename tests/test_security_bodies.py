@@ -1,7 +1,8 @@
 """Issue 9: what the server says reaches the user redacted, bounded and printable; hostile bodies
 keep the stock exception class; denial detection is linear; bad settings are caught early.
 
-HTTP cases run over a raw loopback socket, once sync and once async.
+HTTP cases run over a raw loopback socket, once sync and once async, with both SDKs where the
+guarantee applies (``create_client`` with openai, ``create_anthropic_client`` with anthropic).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import openai
 import pytest
 
 import sequrity_openai as sq
 from helpers.raw import RawHttp, Seen
+from helpers.sdks import Sdk, anthropic_sdk, sdk_params
 
 SQ_KEY = "sq-bodies-secret-0123456789abcdef"
 LLM_KEY = "sk-provider-bodies-secret-fedcba98"
@@ -33,39 +34,48 @@ def flavour(request: pytest.FixtureRequest) -> Iterator[str]:
     loop.close()
 
 
+@pytest.fixture(params=sdk_params())
+def sdk(request: pytest.FixtureRequest) -> Sdk:
+    return request.param  # type: ignore[no-any-return]
+
+
 def failure(
-    flavour: str, status: int, body: bytes, content_type: bytes = b"application/json", **kw: Any
+    flavour: str,
+    sdk: Sdk,
+    status: int,
+    body: bytes,
+    content_type: bytes = b"application/json",
+    **kw: Any,
 ) -> Any:
     def answer(seen: Seen) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         return status, [(b"Content-Type", content_type)], body
 
     with RawHttp(answer) as server:
-        factory = sq.create_client if flavour == "sync" else sq.create_async_client
-        client = factory(api_key=SQ_KEY, llm_api_key=LLM_KEY, base_url=server.url, max_retries=0)
+        client = sdk.factory(flavour)(api_key=SQ_KEY, llm_api_key=LLM_KEY, base_url=server.url, max_retries=0)
         try:
             if flavour == "sync":
-                result = client.chat.completions.create(model="m", messages=MESSAGES, **kw)
+                result = sdk.create(client, **kw)
                 if kw.get("stream"):
                     list(result)
             else:
 
                 async def go() -> None:
-                    result = await client.chat.completions.create(model="m", messages=MESSAGES, **kw)
+                    result = await sdk.create(client, **kw)
                     if kw.get("stream"):
                         async for _ in result:
                             pass
 
                 _LOOP[0].run_until_complete(go())
-        except openai.APIError as exc:
+        except sdk.module.APIError as exc:
             return exc
-    raise AssertionError("expected an openai.APIError")
+    raise AssertionError(f"expected an {sdk.name}.APIError")
 
 
-def shown(exc: openai.APIError) -> str:
+def shown(exc: Any) -> str:
     return "\n".join([str(exc), exc.message, json.dumps(exc.body), repr(exc.body)])
 
 
-def assert_clean(exc: openai.APIError) -> None:
+def assert_clean(exc: Any) -> None:
     text = shown(exc)
     assert SQ_KEY not in text and LLM_KEY not in text
     assert len(str(exc)) < 20_000 and len(json.dumps(exc.body)) < 20_000
@@ -87,35 +97,35 @@ def assert_clean(exc: openai.APIError) -> None:
     ],
     ids=["text", "html", "json-string", "json-list", "nested", "openai-style"],
 )
-def test_keys_are_redacted_from_every_error_body(flavour: str, body: bytes, content_type: bytes) -> None:
-    exc = failure(flavour, 400, body, content_type)
-    assert isinstance(exc, openai.BadRequestError)
+def test_keys_are_redacted_from_every_error_body(
+    flavour: str, sdk: Sdk, body: bytes, content_type: bytes
+) -> None:
+    exc = failure(flavour, sdk, 400, body, content_type)
+    assert type(exc) is sdk.module.BadRequestError
     assert_clean(exc)
     assert "****" in shown(exc)
 
 
-def test_error_event_inside_a_200_stream_is_redacted_and_bounded(flavour: str) -> None:
+def test_error_event_inside_a_200_stream_is_redacted_and_bounded(flavour: str, sdk: Sdk) -> None:
+    # openai: `data: {"error": {...}}`; anthropic: `event: error` with `data: {"type": "error", ...}`.
     huge = "y" * 3_000_000
-    events = [
-        b'data: {"id":"c","object":"chat.completion.chunk","created":0,"model":"m","choices":[]}\n\n',
-        b"data: " + json.dumps({"error": {"message": f"{ECHO} {huge}", "code": "boom"}}).encode() + b"\n\n",
-    ]
-    exc = failure(flavour, 200, b"".join(events), b"text/event-stream", stream=True)
+    exc = failure(flavour, sdk, 200, sdk.error_stream(f"{ECHO} {huge}"), b"text/event-stream", stream=True)
+    assert isinstance(exc, sdk.module.APIError)
     assert_clean(exc)
     assert "****" in exc.message and "characters cut" in exc.message
 
 
-def test_a_10_mb_detail_is_cut_to_a_few_kb_saying_so(flavour: str) -> None:
-    exc = failure(flavour, 422, json.dumps({"detail": "z" * 10_000_000}).encode())
-    assert isinstance(exc, openai.UnprocessableEntityError)
+def test_a_10_mb_detail_is_cut_to_a_few_kb_saying_so(flavour: str, sdk: Sdk) -> None:
+    exc = failure(flavour, sdk, 422, json.dumps({"detail": "z" * 10_000_000}).encode())
+    assert type(exc) is sdk.module.UnprocessableEntityError
     assert_clean(exc)
     assert len(str(exc)) < 10_000
     assert "characters cut" in str(exc)
 
 
-def test_messages_are_printable(flavour: str) -> None:
+def test_messages_are_printable(flavour: str, sdk: Sdk) -> None:
     detail = "red \x1b[31malert\x1b[0m, surrogate \ud800, bidi \u202e, nul \x00 end"
-    exc = failure(flavour, 400, json.dumps({"detail": detail}).encode())
+    exc = failure(flavour, sdk, 400, json.dumps({"detail": detail}).encode())
     assert_clean(exc)
     assert "\\x1b[31malert" in str(exc) and "\\u202e" in str(exc) and "\\ud800" in str(exc)
 
@@ -135,9 +145,9 @@ def test_messages_are_printable(flavour: str) -> None:
     ],
     ids=["loc-null", "loc-int", "odd-items", "600-deep", "100000-deep", "surrogates"],
 )
-def test_hostile_error_bodies_keep_the_stock_exception_class(flavour: str, body: str) -> None:
-    exc = failure(flavour, 400, body.encode())
-    assert type(exc) is openai.BadRequestError
+def test_hostile_error_bodies_keep_the_stock_exception_class(flavour: str, sdk: Sdk, body: str) -> None:
+    exc = failure(flavour, sdk, 400, body.encode())
+    assert type(exc) is sdk.module.BadRequestError
     assert_clean(exc)
 
 
@@ -205,8 +215,19 @@ WRONG_TYPES = [
 ]
 
 
+def _factories() -> list[Any]:
+    anthropic = anthropic_sdk()
+    both = [sq.create_client, sq.create_async_client]
+    if anthropic is not None:
+        both += list(anthropic.factories)
+    return [pytest.param(f, id=f.__name__) for f in both]
+
+
+FACTORIES = _factories()
+
+
 @pytest.mark.parametrize(("name", "value"), WRONG_TYPES, ids=[f"{n}={v!r}"[:40] for n, v in WRONG_TYPES])
-@pytest.mark.parametrize("factory", [sq.create_client, sq.create_async_client])
+@pytest.mark.parametrize("factory", FACTORIES)
 def test_wrong_types_are_configuration_errors_naming_the_argument(
     factory: Any, name: str, value: Any
 ) -> None:
@@ -218,17 +239,19 @@ def test_wrong_types_are_configuration_errors_naming_the_argument(
 
 
 @pytest.mark.parametrize("host", ["evil.localhost", "localhost.evil.test", "sequrity.localhost"])
-def test_only_literal_loopback_is_exempt_from_https(host: str) -> None:
+@pytest.mark.parametrize("factory", FACTORIES)
+def test_only_literal_loopback_is_exempt_from_https(factory: Any, host: str) -> None:
     with pytest.raises(sq.ConfigurationError, match="plain http") as info:
-        sq.create_client(api_key=SQ_KEY, base_url=f"http://{host}:8080")
+        factory(api_key=SQ_KEY, base_url=f"http://{host}:8080")
     assert info.value.setting == "base_url"
 
 
 @pytest.mark.parametrize(
     "root", ["http://localhost:9", "http://127.0.0.1:9", "http://127.5.6.7:9", "http://[::1]:9"]
 )
-def test_literal_loopback_may_use_http(root: str) -> None:
-    assert str(sq.create_client(api_key=SQ_KEY, base_url=root).base_url).startswith(root)
+@pytest.mark.parametrize("factory", FACTORIES)
+def test_literal_loopback_may_use_http(factory: Any, root: str) -> None:
+    assert str(factory(api_key=SQ_KEY, base_url=root).base_url).startswith(root)
 
 
 @pytest.mark.parametrize(
@@ -239,37 +262,42 @@ def test_literal_loopback_may_use_http(root: str) -> None:
         ("SEQURITY_BASE_URL", "base_url"),
     ],
 )
-def test_a_key_pasted_into_a_variable_is_not_echoed(variable: str, setting: str) -> None:
+@pytest.mark.parametrize("factory", FACTORIES)
+def test_a_key_pasted_into_a_variable_is_not_echoed(factory: Any, variable: str, setting: str) -> None:
     environ = {"SEQURITY_API_KEY": SQ_KEY, variable: LLM_KEY}
     with pytest.raises(sq.ConfigurationError) as info:
-        sq.create_client(environ=environ)
+        factory(environ=environ)
     assert LLM_KEY not in str(info.value)
     assert (info.value.setting, info.value.origin, info.value.env_var) == (setting, "environment", variable)
 
 
-def test_credentials_in_the_base_url_are_refused_and_not_echoed() -> None:
+@pytest.mark.parametrize("factory", FACTORIES)
+def test_credentials_in_the_base_url_are_refused_and_not_echoed(factory: Any) -> None:
     with pytest.raises(sq.ConfigurationError, match="credentials") as info:
-        sq.create_client(api_key=SQ_KEY, base_url=f"https://user:{LLM_KEY}@sequrity.example")
+        factory(api_key=SQ_KEY, base_url=f"https://user:{LLM_KEY}@sequrity.example")
     assert LLM_KEY not in str(info.value)
 
 
 @pytest.mark.parametrize("name", ["X Trace", "X-Trace\r\nEvil", "", "X-Tr\u00e4ce", "X:Trace", "(X)"])
-@pytest.mark.parametrize("factory", [sq.create_client, sq.create_async_client])
+@pytest.mark.parametrize("factory", FACTORIES)
 def test_header_names_are_checked_at_construction(factory: Any, name: str) -> None:
     with pytest.raises(sq.ConfigurationError, match="header name") as info:
         factory(api_key=SQ_KEY, base_url="http://127.0.0.1:9", default_headers={name: "v"})
     assert info.value.setting == "default_headers"
 
 
-def test_environ_opts_out_of_every_ambient_input(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("factory", FACTORIES)
+def test_environ_opts_out_of_every_ambient_input(factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEQURITY_API_KEY", "sq-from-the-environment-0000")
     monkeypatch.setenv("SEQURITY_POLICY", "{bad")
-    monkeypatch.setenv("OPENROUTER_API_KEY", LLM_KEY)
+    for var in ("OPENROUTER_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.setenv(var, LLM_KEY)
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     with pytest.raises(sq.ConfigurationError, match="no Sequrity API key"):
-        sq.create_client(environ={})
-    client = sq.create_client(environ={"SEQURITY_API_KEY": SQ_KEY})
-    assert client.api_key == SQ_KEY and "X-Api-Key" not in client.default_headers
+        factory(environ={})
+    client = factory(environ={"SEQURITY_API_KEY": SQ_KEY})
+    bearer = getattr(client, "auth_token", None) or client.api_key
+    assert bearer == SQ_KEY and "X-Api-Key" not in client.default_headers
     assert client._client._trust_env is False  # no proxy or certificate variable either
 
 
@@ -281,3 +309,18 @@ def test_factories_accept_resolved_settings() -> None:
         with pytest.raises(sq.ConfigurationError, match="not both"):
             factory(settings, provider="openai")
     assert str(settings) == repr(settings) and SQ_KEY not in str(settings)
+
+
+@pytest.mark.skipif(anthropic_sdk() is None, reason="the [anthropic] extra is not installed")
+@pytest.mark.parametrize("factory", FACTORIES[2:])
+def test_anthropic_factories_accept_resolved_settings(factory: Any) -> None:
+    settings = sq.resolve_settings(api_key=SQ_KEY, provider="anthropic", llm_api_key=LLM_KEY, environ={})
+    client = factory(settings, max_retries=1)
+    assert client.auth_token == SQ_KEY and str(client.base_url).endswith("/control/chat/anthropic/")
+    assert client.default_headers["X-Api-Key"] == LLM_KEY
+    with pytest.raises(sq.ConfigurationError, match="not both"):
+        factory(settings, provider="anthropic")
+    with pytest.raises(sq.ConfigurationError, match="not both"):
+        factory(settings, environ={})
+    with pytest.raises(sq.ConfigurationError, match="settings must be a Settings"):
+        factory({"api_key": SQ_KEY})

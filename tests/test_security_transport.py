@@ -1,13 +1,13 @@
 """Issue 9: nothing leaves for the wrong place (redirects, copies, ambient keys, TLS, sessions, logs).
 
-Every test runs over real loopback sockets against the real SDK, once with ``create_client``
-and once with ``create_async_client`` (the ``flavour`` fixture).
+Every test runs over real loopback sockets against the real SDK, sync and async (the
+``flavour`` fixture), and for both SDKs where the guarantee applies (the ``sdk`` fixture:
+``create_client`` with openai, ``create_anthropic_client`` with anthropic; issue 13 item 6).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 import ssl
@@ -22,6 +22,7 @@ import trustme
 
 import sequrity_openai as sq
 from helpers.raw import RawHttp, Seen
+from helpers.sdks import OPENAI, Sdk, anthropic_sdk, sdk_params
 
 SQ_KEY = "sq-transport-secret-0123456789abcdef"
 LLM_KEY = "sk-provider-transport-secret-fedcba98"
@@ -33,27 +34,24 @@ SDK_HTTP = openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0]
 
 
 def completion(content: str = "ok") -> bytes:
-    return json.dumps(
-        {
-            "id": "c",
-            "object": "chat.completion",
-            "created": 0,
-            "model": "m",
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-            ],
-        }
-    ).encode()
+    return OPENAI.answer_body(content)
 
 
 def ok(session: str | None = None) -> Callable[[Seen], tuple[int, list[tuple[bytes, bytes]], bytes]]:
+    """A 200 answer of the SDK that asked (a Messages request gets a Message)."""
+
     def answer(seen: Seen) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         headers = [(b"Content-Type", b"application/json")]
         if session is not None:
             headers.append((b"X-Session-ID", session.encode("latin-1")))
-        return 200, headers, completion()
+        body = ANTHROPIC_BODY if seen.path.endswith("/messages") else completion()
+        return 200, headers, body
 
     return answer
+
+
+_ANTHROPIC = anthropic_sdk()
+ANTHROPIC_BODY = _ANTHROPIC.answer_body() if _ANTHROPIC is not None else b""
 
 
 _LOOP: list[asyncio.AbstractEventLoop] = []
@@ -68,22 +66,33 @@ def flavour(request: pytest.FixtureRequest) -> Iterator[str]:
     loop.close()
 
 
+@pytest.fixture(params=sdk_params())
+def sdk(request: pytest.FixtureRequest) -> Sdk:
+    return request.param  # type: ignore[no-any-return]
+
+
 def run(awaitable: Any) -> Any:
     return _LOOP[0].run_until_complete(awaitable)
 
 
-def make(flavour: str, **kwargs: Any) -> Any:
+_SDK: list[Sdk] = [OPENAI]
+
+
+def make(flavour: str, sdk: Sdk = OPENAI, **kwargs: Any) -> Any:
     kwargs.setdefault("api_key", SQ_KEY)
     kwargs.setdefault("max_retries", 0)
-    return (sq.create_client if flavour == "sync" else sq.create_async_client)(**kwargs)
+    return sdk.factory(flavour)(**kwargs)
 
 
 def call(client: Any, **kwargs: Any) -> Any:
-    """One chat completion with ``client`` (sync or async), returning it or the exception."""
+    """One call (chat completion or message) with ``client`` (sync or async), returning the
+    answer or the exception."""
+    sdk = OPENAI if isinstance(client, (openai.OpenAI, openai.AsyncOpenAI)) else _ANTHROPIC
+    assert sdk is not None
     try:
-        if isinstance(client, openai.AsyncOpenAI):
-            return run(client.chat.completions.create(model="m", messages=MESSAGES, **kwargs))
-        return client.chat.completions.create(model="m", messages=MESSAGES, **kwargs)
+        if sdk.is_async(client):
+            return run(sdk.create(client, **kwargs))
+        return sdk.create(client, **kwargs)
     except Exception as exc:
         return exc
 
@@ -92,7 +101,7 @@ def call(client: Any, **kwargs: Any) -> Any:
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
-def test_redirect_to_another_origin_is_refused(flavour: str, status: int) -> None:
+def test_redirect_to_another_origin_is_refused(flavour: str, sdk: Sdk, status: int) -> None:
     with RawHttp(ok(session="evil-session")) as elsewhere:
 
         def redirect(seen: Seen) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -100,7 +109,9 @@ def test_redirect_to_another_origin_is_refused(flavour: str, status: int) -> Non
             return status, [(b"Location", target), (b"X-Session-ID", b"redirect-session")], b""
 
         with RawHttp(redirect) as sequrity, sq.session(SESSION) as scope:
-            client = make(flavour, base_url=sequrity.url, llm_api_key=LLM_KEY, policy=sq.Policy.dual_llm())
+            client = make(
+                flavour, sdk, base_url=sequrity.url, llm_api_key=LLM_KEY, policy=sq.Policy.dual_llm()
+            )
             outcome = call(client)
     assert isinstance(outcome, sq.RedirectRefusedError), outcome
     assert isinstance(outcome, openai.APIStatusError) and outcome.status_code == status
@@ -111,15 +122,15 @@ def test_redirect_to_another_origin_is_refused(flavour: str, status: int) -> Non
     assert scope.id == SESSION  # a redirect answer never moves the scope
 
 
-def test_same_origin_redirect_is_followed(flavour: str) -> None:
+def test_same_origin_redirect_is_followed(flavour: str, sdk: Sdk) -> None:
     def answer(seen: Seen) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         if "moved" not in seen.path:
             return 307, [(b"Location", b"/moved" + seen.path.encode())], b""
         return ok(session=SESSION)(seen)
 
     with RawHttp(answer) as sequrity, sq.session() as scope:
-        outcome = call(make(flavour, base_url=sequrity.url, llm_api_key=LLM_KEY))
-    assert outcome.choices[0].message.content == "ok"
+        outcome = call(make(flavour, sdk, base_url=sequrity.url, llm_api_key=LLM_KEY))
+    assert sdk.text(outcome) == "ok"
     first, second = sequrity.seen
     assert second.path == "/moved" + first.path
     assert second.headers["authorization"] == f"Bearer {SQ_KEY}" and second.headers["x-api-key"] == LLM_KEY
@@ -140,18 +151,26 @@ def _copies(client: Any) -> dict[str, Any]:
     }
 
 
-def test_copies_made_after_the_environment_changed_keep_the_guarantees(
-    flavour: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with RawHttp(ok()) as sequrity:
-        client = make(flavour, base_url=sequrity.url, llm_api_key=LLM_KEY)
-        # The environment changes after construction; copies re-read it.
-        monkeypatch.setenv(
-            "OPENAI_CUSTOM_HEADERS", f"Authorization: Bearer {OPENAI_KEY}\nX-Corp-Proxy: corp-token"
-        )
+def _ambient_environment(sdk: Sdk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Everything the stock client of ``sdk`` would pick up by itself, bearers included."""
+    monkeypatch.setenv(
+        sdk.custom_headers_var, f"Authorization: Bearer {OPENAI_KEY}\nX-Corp-Proxy: corp-token"
+    )
+    monkeypatch.setenv(sdk.base_url_var, "https://api.example.invalid")
+    for var in sdk.bearer_vars:
+        monkeypatch.setenv(var, OPENAI_KEY)
+    if sdk is OPENAI:
         monkeypatch.setenv("OPENAI_ORG_ID", "org-ambient")
         monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-ambient")
-        monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+
+
+def test_copies_made_after_the_environment_changed_keep_the_guarantees(
+    flavour: str, sdk: Sdk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with RawHttp(ok()) as sequrity:
+        client = make(flavour, sdk, base_url=sequrity.url, llm_api_key=LLM_KEY)
+        # The environment changes after construction; copies re-read it.
+        _ambient_environment(sdk, monkeypatch)
         for name, copy in [("original", client), *_copies(client).items()]:
             outcome = call(copy)
             assert not isinstance(outcome, Exception), (name, outcome)
@@ -161,19 +180,41 @@ def test_copies_made_after_the_environment_changed_keep_the_guarantees(
                 assert header not in sent, (name, header)
             assert OPENAI_KEY not in json.dumps(sent), name
         assert sequrity.seen[-1].headers["x-trace"] == "on"
+        assert len(sequrity.seen) == 5  # nothing went to the ambient base URL
+
+
+@pytest.mark.parametrize("variable", range(2), ids=["first-bearer-var", "second-bearer-var"])
+def test_an_ambient_bearer_never_reaches_sequrity(
+    flavour: str, sdk: Sdk, monkeypatch: pytest.MonkeyPatch, variable: int
+) -> None:
+    # A stock client sharing the factory-made client's HTTP client (an integration does this)
+    # takes its bearer from the environment: OPENAI_API_KEY; ANTHROPIC_API_KEY or
+    # ANTHROPIC_AUTH_TOKEN. On the Sequrity origin it becomes the Sequrity key.
+    if sdk is OPENAI and variable == 1:
+        pytest.skip("OPENAI_ADMIN_KEY is the bearer of admin endpoints only: see the next test")
+    for var in sdk.bearer_vars:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv(sdk.bearer_vars[variable], OPENAI_KEY)
+    with RawHttp(ok()) as sequrity:
+        client = make(flavour, sdk, base_url=sequrity.url, llm_api_key=LLM_KEY)
+        cls = type(client)  # the stock class, built as a user would
+        stranger = cls(base_url=client.base_url, http_client=client._client, max_retries=0)
+        call(stranger)
+    assert sequrity.seen[-1].headers["authorization"] == f"Bearer {SQ_KEY}"
+    assert OPENAI_KEY not in json.dumps(sequrity.seen[-1].headers)
 
 
 def test_custom_headers_seen_at_construction_stay_refused(
-    flavour: str, monkeypatch: pytest.MonkeyPatch
+    flavour: str, sdk: Sdk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "X-Corp-Proxy: corp-token")
+    monkeypatch.setenv(sdk.custom_headers_var, "X-Corp-Proxy: corp-token")
     with RawHttp(ok()) as sequrity:
-        client = make(flavour, base_url=sequrity.url, default_headers={"X-Mine": "kept"})
+        client = make(flavour, sdk, base_url=sequrity.url, default_headers={"X-Mine": "kept"})
         copy = client.with_options(set_default_headers={"X-Other": "1"})
         for each in (client, copy):  # the variable still set, then gone
             call(each)
             assert "x-corp-proxy" not in sequrity.seen[-1].headers
-        monkeypatch.delenv("OPENAI_CUSTOM_HEADERS")
+        monkeypatch.delenv(sdk.custom_headers_var)
         for each in (client, copy):
             call(each)
             assert "x-corp-proxy" not in sequrity.seen[-1].headers
@@ -181,6 +222,7 @@ def test_custom_headers_seen_at_construction_stay_refused(
 
 
 def test_explicit_account_headers_are_sent(flavour: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # OpenAI only: the anthropic SDK has no account headers.
     monkeypatch.setenv("OPENAI_ORG_ID", "org-ambient")
     with RawHttp(ok()) as sequrity:
         call(make(flavour, base_url=sequrity.url, organization="org-mine", project="proj-mine"))
@@ -189,6 +231,7 @@ def test_explicit_account_headers_are_sent(flavour: str, monkeypatch: pytest.Mon
 
 
 def test_admin_key_never_becomes_the_bearer(flavour: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # OpenAI only (its admin endpoints); the anthropic bearers are covered by the two tests above.
     monkeypatch.setenv("OPENAI_ADMIN_KEY", ADMIN_KEY)
 
     def answer(seen: Seen) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -224,30 +267,34 @@ def _tls_server(ca: trustme.CA, answer: Any) -> RawHttp:
     return RawHttp(answer, tls=context)
 
 
+def _refused(outcome: Any) -> bool:
+    # A TLS failure is the SDK's connection error (openai's or anthropic's).
+    return type(outcome).__name__ == "APIConnectionError"
+
+
 def test_tls_trust_equals_the_stock_client_at_each_moment(
-    flavour: str, cas: tuple[trustme.CA, Path, Path], monkeypatch: pytest.MonkeyPatch
+    flavour: str, sdk: Sdk, cas: tuple[trustme.CA, Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ca, ca_file, other_file = cas
     with _tls_server(ca, ok()) as server:
         outcomes = []
         for bundle in (ca_file, other_file, ca_file):  # trusted, removed (fails closed), added back
             monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-            stock_cls = openai.OpenAI if flavour == "sync" else openai.AsyncOpenAI
-            stock = stock_cls(api_key="x", base_url=f"{server.url}/control/chat/v1", max_retries=0)
-            ours = make(flavour, base_url=server.url)
-            pair = [isinstance(call(c), openai.APIConnectionError) for c in (stock, ours)]
+            stock = sdk.stock(flavour, server.url)
+            ours = make(flavour, sdk, base_url=server.url)
+            pair = [_refused(call(c)) for c in (stock, ours)]
             outcomes.append(pair)
             # A client keeps the trust it was built with, whatever is built after it.
             if bundle == ca_file and len(outcomes) == 1:
                 first = ours
         assert outcomes == [[False, False], [True, True], [False, False]]
         monkeypatch.setenv("SSL_CERT_FILE", str(other_file))
-        make(flavour, base_url=server.url)
+        make(flavour, sdk, base_url=server.url)
         assert not isinstance(call(first), Exception)
 
 
 def test_https_to_http_downgrade_on_the_same_host_is_refused(
-    flavour: str, cas: tuple[trustme.CA, Path, Path], monkeypatch: pytest.MonkeyPatch
+    flavour: str, sdk: Sdk, cas: tuple[trustme.CA, Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ca, ca_file, _ = cas
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
@@ -257,8 +304,9 @@ def test_https_to_http_downgrade_on_the_same_host_is_refused(
             return 308, [(b"Location", f"http://localhost:{plain.port}{seen.path}".encode())], b""
 
         with _tls_server(ca, downgrade) as server:
-            outcome = call(make(flavour, base_url=server.url))
+            outcome = call(make(flavour, sdk, base_url=server.url))
     assert isinstance(outcome, sq.RedirectRefusedError) and "http://localhost:" in str(outcome)
+    assert isinstance(outcome, sdk.module.APIStatusError)
     assert plain.seen == []
 
 
@@ -266,18 +314,18 @@ def test_https_to_http_downgrade_on_the_same_host_is_refused(
 
 
 @pytest.mark.parametrize("bad", [b"sess-\xe9t\xe9", b"has space", b"x" * 300, b"tab\there"])
-def test_invalid_server_session_ids_are_not_adopted(flavour: str, bad: bytes) -> None:
+def test_invalid_server_session_ids_are_not_adopted(flavour: str, sdk: Sdk, bad: bytes) -> None:
     answers = iter([bad, SESSION.encode()])
 
     def answer(seen: Seen) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         return (
             200,
             [(b"Content-Type", b"application/json"), (b"X-Session-ID", next(answers, b"-"))],
-            completion(),
+            sdk.answer_body(),
         )
 
     with RawHttp(answer) as sequrity, sq.session() as scope:
-        client = make(flavour, base_url=sequrity.url)
+        client = make(flavour, sdk, base_url=sequrity.url)
         assert not isinstance(call(client), Exception)
         assert scope.id is None  # not adopted
         second = call(client)  # the scope stays usable
@@ -286,15 +334,11 @@ def test_invalid_server_session_ids_are_not_adopted(flavour: str, bad: bytes) ->
         assert scope.id == SESSION
 
 
-def test_session_ids_go_only_to_the_sequrity_origin(flavour: str) -> None:
-    is_async = flavour == "async"
-    shared = (openai.DefaultAsyncHttpxClient if is_async else openai.DefaultHttpxClient)()
+def test_session_ids_go_only_to_the_sequrity_origin(flavour: str, sdk: Sdk) -> None:
+    shared = sdk.default_http_client(flavour)
     with RawHttp(ok(session=SESSION)) as sequrity, RawHttp(ok(session="other-session")) as other:
-        ours = make(flavour, base_url=sequrity.url, http_client=shared)
-        stock_cls = openai.AsyncOpenAI if is_async else openai.OpenAI
-        stranger = stock_cls(
-            api_key="x", base_url=f"{other.url}/control/chat/v1", http_client=shared, max_retries=0
-        )
+        ours = make(flavour, sdk, base_url=sequrity.url, http_client=shared)
+        stranger = sdk.stock(flavour, other.url, http_client=shared)
         with sq.session() as scope:
             call(ours)
             assert scope.id == SESSION
@@ -308,16 +352,17 @@ def test_session_ids_go_only_to_the_sequrity_origin(flavour: str) -> None:
 # --------------------------------------------------------------------------- 10. logs
 
 
-def test_no_key_in_any_log_record(flavour: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_key_in_any_log_record(flavour: str, sdk: Sdk, caplog: pytest.LogCaptureFixture) -> None:
     per_call = "sk-per-call-secret-5555555555555"
-    for name in ("openai", "httpx", "httpx2", "httpcore", "httpcore2"):
+    for name in ("openai", "anthropic", "httpx", "httpx2", "httpcore", "httpcore2"):
         caplog.set_level(logging.DEBUG, logger=name)
     with RawHttp(ok(session=SESSION)) as sequrity:
-        client = make(flavour, base_url=sequrity.url, llm_api_key=LLM_KEY)
+        client = make(flavour, sdk, base_url=sequrity.url, llm_api_key=LLM_KEY)
         call(client)
         call(client, extra_headers=sq.headers(llm_api_key=per_call))
     assert sequrity.seen[-1].headers["x-api-key"] == per_call  # sent...
     assert "Sending HTTP Request" in caplog.text or "Request options" in caplog.text  # ...logged...
+    assert any(r.name.startswith(sdk.name) for r in caplog.records)  # (the SDK's own logger too)
     for key in (SQ_KEY, LLM_KEY, per_call):
         assert key not in caplog.text  # ...never shown
 
@@ -325,19 +370,14 @@ def test_no_key_in_any_log_record(flavour: str, caplog: pytest.LogCaptureFixture
 # --------------------------------------------------------------------------- issue 10: http_client kinds
 
 
-def _clients(is_async: bool) -> list[Any]:
-    names = ["httpx2", "httpx"] if SDK_HTTP == "httpx2" else ["httpx"]
-    return [getattr(importlib.import_module(n), "AsyncClient" if is_async else "Client")() for n in names]
-
-
 @pytest.mark.parametrize("library", [0, 1], ids=["sdk-library", "httpx-on-3.x"])
-def test_every_http_client_the_stock_client_accepts(flavour: str, library: int) -> None:
-    candidates = _clients(flavour == "async")
-    if library >= len(candidates):
-        pytest.skip("openai 2.x accepts only httpx clients")
-    http_client = candidates[library]
+def test_every_http_client_the_stock_client_accepts(flavour: str, sdk: Sdk, library: int) -> None:
+    libraries = sdk.http_libraries()
+    if library >= len(libraries):
+        pytest.skip("this SDK accepts clients of one HTTP library only")
+    http_client = sdk.http_client(libraries[library], flavour)
     with RawHttp(ok(session=SESSION)) as sequrity, sq.session() as scope:
-        client = make(flavour, base_url=sequrity.url, http_client=http_client)
+        client = make(flavour, sdk, base_url=sequrity.url, http_client=http_client)
         assert client._client is http_client
         call(client)
         call(client)
@@ -345,8 +385,9 @@ def test_every_http_client_the_stock_client_accepts(flavour: str, library: int) 
     assert sequrity.seen[1].headers["x-session-id"] == SESSION
 
 
-def test_wrong_http_client_is_a_configuration_error(flavour: str) -> None:
-    wrong = _clients(flavour == "sync")[0]  # the other flavour's client
+def test_wrong_http_client_is_a_configuration_error(flavour: str, sdk: Sdk) -> None:
+    other = "async" if flavour == "sync" else "sync"
+    wrong = sdk.http_client(sdk.http_libraries()[0], other)  # the other flavour's client
     with pytest.raises(sq.ConfigurationError, match="http_client must be") as info:
-        make(flavour, http_client=wrong)
+        make(flavour, sdk, http_client=wrong)
     assert info.value.setting == "http_client"

@@ -15,7 +15,14 @@ from ._exceptions import ConfigurationError, Source
 from ._headers import check_header_value
 from ._settings import ARGUMENT, SETTING_NAMES, SettingArgs, Settings, resolve_settings
 
-__all__ = ["ClientArgs", "create_async_client", "create_client"]
+__all__ = [
+    "ClientArgs",
+    "checked_default_headers",
+    "create_async_client",
+    "create_client",
+    "given_settings",
+    "http_client_for",
+]
 
 # Header names are RFC 9110 tokens.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -53,7 +60,17 @@ class ClientArgs(SettingArgs, total=False):
     """Sent as ``OpenAI-Project`` only when given here; ``OPENAI_PROJECT_ID`` never is."""
 
 
-def _default_headers(settings: Settings, user: Mapping[str, Any]) -> dict[str, Any]:
+def checked_default_headers(
+    settings: Settings,
+    user: Mapping[str, Any],
+    *,
+    omit: type = openai.Omit,
+    reserved: Mapping[str, str] = {},
+) -> dict[str, Any]:
+    """``settings.headers`` with the user's ``default_headers`` over them, each name and value
+    checked. ``omit``: the SDK's marker for a header not to send (allowed as a value);
+    ``reserved``: header names (lower case) the factory always sets itself, with the argument
+    that sets them."""
     if not isinstance(user, Mapping):
         raise Source("default_headers", "argument").error(f"must be a mapping, got {type(user).__name__}")
     for name, value in user.items():
@@ -64,7 +81,7 @@ def _default_headers(settings: Settings, user: Mapping[str, Any]) -> dict[str, A
                 setting="default_headers",
                 origin="argument",
             )
-        if not isinstance(value, openai.Omit):
+        if not isinstance(value, omit):
             if not isinstance(value, str):
                 raise ConfigurationError(
                     f"{where} must be a str, got {type(value).__name__}",
@@ -76,8 +93,8 @@ def _default_headers(settings: Settings, user: Mapping[str, Any]) -> dict[str, A
             except ConfigurationError as exc:
                 exc.setting, exc.origin = "default_headers", "argument"
                 raise
-        arg = _SEQURITY_HEADERS.get(name.lower())
-        if arg is not None and getattr(settings, arg).origin == ARGUMENT:
+        arg = reserved.get(name.lower()) or _SEQURITY_HEADERS.get(name.lower())
+        if arg is not None and (name.lower() in reserved or getattr(settings, arg).origin == ARGUMENT):
             raise ConfigurationError(
                 f"{name} is given twice, by argument {arg} and by default_headers; keep one",
                 setting="default_headers",
@@ -86,17 +103,28 @@ def _default_headers(settings: Settings, user: Mapping[str, Any]) -> dict[str, A
     return {**settings.headers, **user}
 
 
-def _http_client(given: Any, settings_environ: Mapping[str, str] | None, *, is_async: bool) -> Any:
+def http_client_for(
+    given: Any,
+    settings_environ: Mapping[str, str] | None,
+    *,
+    is_async: bool,
+    sdk: Any = openai,
+    accepted: tuple[type, ...] | None = None,
+    factory_name: str | None = None,
+) -> Any:
+    """The user's ``http_client`` if ``sdk`` (openai or anthropic) accepts it, else the SDK's
+    default client with the TLS trust a stock client built now would have."""
     if given is None:
-        factory = openai.DefaultAsyncHttpxClient if is_async else openai.DefaultHttpxClient
+        factory = sdk.DefaultAsyncHttpxClient if is_async else sdk.DefaultHttpxClient
+        library = factory.__mro__[1].__module__.split(".")[0]
         if settings_environ is None:
-            return factory(verify=_http.default_ssl_context(None))
+            return factory(verify=_http.default_ssl_context(None, library))
         # environ= given: no ambient input at all, proxies and certificate variables included.
-        return factory(verify=_http.default_ssl_context(settings_environ), trust_env=False)
-    accepted = _http.accepted_clients(is_async)
+        return factory(verify=_http.default_ssl_context(settings_environ, library), trust_env=False)
+    accepted = accepted or _http.accepted_clients(is_async)
     if not isinstance(given, accepted):
         names = " or ".join(f"{c.__module__.split('.')[0]}.{c.__name__}" for c in accepted)
-        factory_name = "create_async_client" if is_async else "create_client"
+        factory_name = factory_name or ("create_async_client" if is_async else "create_client")
         raise ConfigurationError(
             f"http_client must be an {names} for {factory_name}, got {type(given).__name__}",
             setting="http_client",
@@ -105,10 +133,11 @@ def _http_client(given: Any, settings_environ: Mapping[str, str] | None, *, is_a
     return given
 
 
-def _client_kwargs(
-    settings: Settings | None, environ: Mapping[str, str] | None, kwargs: dict[str, Any], *, is_async: bool
-) -> dict[str, Any]:
-    """Resolve the settings and turn them into keyword arguments for the stock client."""
+def given_settings(
+    settings: Settings | None, environ: Mapping[str, str] | None, kwargs: dict[str, Any]
+) -> Settings:
+    """The resolved settings given positionally, or resolved from the setting arguments in
+    ``kwargs`` (taken out of it) and ``environ``; not both."""
     setting_args = {name: kwargs.pop(name) for name in list(kwargs) if name in SETTING_NAMES}
     if settings is None:
         settings = resolve_settings(environ=environ, **setting_args)
@@ -125,9 +154,16 @@ def _client_kwargs(
             setting="settings",
             origin="argument",
         )
-    settings = for_sdk(settings, "openai")
-    headers = _default_headers(settings, kwargs.pop("default_headers", None) or {})
-    http_client = _http_client(kwargs.pop("http_client", None), environ, is_async=is_async)
+    return settings
+
+
+def _client_kwargs(
+    settings: Settings | None, environ: Mapping[str, str] | None, kwargs: dict[str, Any], *, is_async: bool
+) -> dict[str, Any]:
+    """Resolve the settings and turn them into keyword arguments for the stock client."""
+    settings = for_sdk(given_settings(settings, environ, kwargs), "openai")
+    headers = checked_default_headers(settings, kwargs.pop("default_headers", None) or {})
+    http_client = http_client_for(kwargs.pop("http_client", None), environ, is_async=is_async)
     account = {header: kwargs[arg] for arg, header in _ACCOUNT_ARGS.items() if kwargs.get(arg) is not None}
     _hooks.attach(
         http_client, settings.base_url.value, settings.api_key.value, settings.llm_api_key.value, account

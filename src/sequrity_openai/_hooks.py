@@ -4,12 +4,14 @@ One :class:`Guard` lives on each HTTP client (``with_options`` / ``copy`` share 
 they share its guard). It knows the Sequrity origins (scheme, host, port) the client was made
 for and their keys, and acts only on requests to those origins:
 
-- no ambient OpenAI credential reaches Sequrity: a bearer taken from the environment
-  (``OPENAI_API_KEY``, ``OPENAI_ADMIN_KEY``, an ``Authorization`` line of
-  ``OPENAI_CUSTOM_HEADERS``, picked up by the stock client or by a copy that re-read the
-  environment) is replaced by the Sequrity key, and ``OpenAI-Organization`` /
-  ``OpenAI-Project`` / ``OPENAI_CUSTOM_HEADERS`` headers are dropped unless they were given to
-  the factory. A bearer the caller set explicitly on a call is the caller's to choose;
+- no ambient credential of the SDK that made the client reaches Sequrity (each target knows
+  its SDKs' :class:`Ambient` variables): a bearer taken from the environment
+  (``OPENAI_API_KEY``, ``OPENAI_ADMIN_KEY``; ``ANTHROPIC_API_KEY``, ``ANTHROPIC_AUTH_TOKEN``;
+  an ``Authorization`` line of ``OPENAI_CUSTOM_HEADERS`` / ``ANTHROPIC_CUSTOM_HEADERS``,
+  picked up by the stock client or by a copy that re-read the environment) is replaced by the
+  Sequrity key, and ``OpenAI-Organization`` / ``OpenAI-Project`` and custom-header headers are
+  dropped unless they were given to the factory. A bearer the caller set explicitly on a call
+  is the caller's to choose;
 - a redirect to another origin is refused (:class:`RedirectRefusedError`) before anything is
   sent there; same-origin redirects are followed;
 - the session scope's id goes out, and a valid id from a 2xx answer comes back in;
@@ -26,17 +28,13 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import openai
-
 from . import _http, _scrub
+from ._ambient import OPENAI, Ambient, custom_header_pairs
 from ._exceptions import RedirectRefusedError
 from ._headers import valid_session_id
 from ._routes import ROUTE_MARK
 from ._sessions import TOOL_RESULT_IN_BODY, current_scope
 
-# openai 3.x puts only body["message"] (or body["error"]["message"]) in str(exc); 2.x puts
-# the whole body there, detail included, so adding a message would only repeat it.
-_SDK_SHOWS_WHOLE_BODY = int(openai.__version__.split(".", 1)[0]) < 3
 _SESSION_HEADER = "x-session-id"
 _ROUTE_MARK = ROUTE_MARK.encode()
 _ACCOUNT_HEADERS = (b"openai-organization", b"openai-project")
@@ -67,32 +65,22 @@ class _Target:
     secrets: set[str] = field(default_factory=set)  # every key to redact from answers
     ambient: set[tuple[bytes, bytes]] = field(default_factory=set)  # OPENAI_CUSTOM_HEADERS at construction
     sessions: bool = True  # False for policy generation, which belongs to no session
-
-
-@functools.lru_cache(maxsize=8)
-def _custom_header_pairs(raw: str) -> frozenset[tuple[bytes, bytes]]:
-    # The SDK's own parsing of OPENAI_CUSTOM_HEADERS: "Name: value" lines (names in lower case).
-    pairs = set()
-    for line in raw.split("\n"):
-        name, sep, value = line.partition(":")
-        if sep:
-            pairs.add(
-                (
-                    name.strip().lower().encode("latin-1", "replace"),
-                    value.strip().encode("latin-1", "replace"),
-                )
-            )
-    return frozenset(pairs)
+    bearer_vars: tuple[str, ...] = ()  # of every SDK with a client on this origin
+    custom_vars: tuple[str, ...] = ()
+    add_message: bool = False  # some SDK here shows only the body's message
+    redirect_error: type[RedirectRefusedError] = RedirectRefusedError  # of the first SDK here
 
 
 def _is_ambient_bearer(auth: bytes, target: _Target) -> bool:
     environ = os.environ
-    for var in ("OPENAI_API_KEY", "OPENAI_ADMIN_KEY"):
+    for var in target.bearer_vars:
         value = environ.get(var)
         if value and auth == f"Bearer {value}".encode("latin-1", "replace"):
             return True
-    custom = _custom_header_pairs(environ.get("OPENAI_CUSTOM_HEADERS") or "")
-    return (b"authorization", auth) in target.ambient or (b"authorization", auth) in custom
+    pair = (b"authorization", auth)
+    return pair in target.ambient or any(
+        pair in custom_header_pairs(environ.get(var) or "") for var in target.custom_vars
+    )
 
 
 class Guard:
@@ -104,15 +92,30 @@ class Guard:
         self._streams = _stream_classes(module)
 
     def add(
-        self, root: str, api_key: str, llm_api_key: str | None, account: dict[str, str], *, sessions: bool
+        self,
+        root: str,
+        api_key: str,
+        llm_api_key: str | None,
+        account: dict[str, str],
+        *,
+        sessions: bool,
+        ambient: Ambient = OPENAI,
     ) -> None:
-        target = self.targets.setdefault(origin_of(self._module.URL(root)), _Target(sessions=sessions))
+        target = self.targets.setdefault(
+            origin_of(self._module.URL(root)),
+            _Target(sessions=sessions, redirect_error=ambient.redirect_error),
+        )
+        if ambient.custom_headers_var not in target.custom_vars:
+            target.bearer_vars = tuple(dict.fromkeys((*target.bearer_vars, *ambient.bearer_vars)))
+            target.custom_vars = (*target.custom_vars, ambient.custom_headers_var)
+            # Repeating the detail in a whole-body message is harmless; missing it is not.
+            target.add_message = target.add_message or not ambient.shows_whole_body
         target.bearers.add(f"Bearer {api_key}".encode())
         target.account.update((name.lower().encode(), value.encode()) for name, value in account.items())
         target.secrets.update(k for k in (api_key, llm_api_key) if k)
-        # The stock client copies OPENAI_CUSTOM_HEADERS into itself at construction: those pairs
-        # stay refused even once the variable is gone.
-        target.ambient.update(_custom_header_pairs(os.environ.get("OPENAI_CUSTOM_HEADERS") or ""))
+        # The stock client copies its custom-headers variable into itself at construction:
+        # those pairs stay refused even once the variable is gone.
+        target.ambient.update(custom_header_pairs(os.environ.get(ambient.custom_headers_var) or ""))
         _scrub.KNOWN_SECRETS.update(target.secrets)
 
     # -- requests ------------------------------------------------------------------------------
@@ -133,11 +136,11 @@ class Guard:
             value = sent.get(name)
             if value is not None and (name, value) not in target.account:
                 _drop(headers, sent, name)
-        custom = os.environ.get("OPENAI_CUSTOM_HEADERS")
-        for pairs in (target.ambient, _custom_header_pairs(custom) if custom else ()):
-            for name, value in pairs:
-                if name != b"authorization" and sent.get(name) == value:
-                    _drop(headers, sent, name)
+        _drop_pairs(headers, sent, target.ambient)
+        for var in target.custom_vars:
+            custom = os.environ.get(var)
+            if custom:
+                _drop_pairs(headers, sent, custom_header_pairs(custom))
         scope = current_scope.get()
         if scope is None or scope.id is None or b"x-session-id" in sent or not target.sessions:
             return
@@ -159,7 +162,7 @@ class Guard:
             response.read()
             self._surface(response, target)
         elif status >= 300:
-            _refuse_other_origin(response)
+            _refuse_other_origin(response, target.redirect_error)
         else:
             self._answer(response, target)
 
@@ -172,7 +175,7 @@ class Guard:
             await response.aread()
             self._surface(response, target)
         elif status >= 300:
-            _refuse_other_origin(response)
+            _refuse_other_origin(response, target.redirect_error)
         else:
             self._answer(response, target)
 
@@ -192,7 +195,7 @@ class Guard:
                 response.content,
                 response.encoding or "utf-8",
                 _secrets(response.request, target),
-                add_message=not _SDK_SHOWS_WHOLE_BODY,
+                add_message=target.add_message,
             )
         except Exception:  # never let a hostile body raise from here; never show it unread
             replaced = b'{"message": "the error body could not be read safely and is not shown"}'
@@ -201,6 +204,12 @@ class Guard:
             # only way to change what it parses without touching the SDK.
             response._content = replaced
             response.__dict__.pop("_text", None)
+
+
+def _drop_pairs(headers: Any, sent: dict[bytes, bytes], pairs: Any) -> None:
+    for name, value in pairs:
+        if name != b"authorization" and sent.get(name) == value:
+            _drop(headers, sent, name)
 
 
 def _drop(headers: Any, sent: dict[bytes, bytes], name: bytes) -> None:
@@ -251,7 +260,7 @@ def _capture(response: Any) -> None:
     scope.id = new_id
 
 
-def _refuse_other_origin(response: Any) -> None:
+def _refuse_other_origin(response: Any, error: type[RedirectRefusedError]) -> None:
     location = response.headers.get("location")
     if location is None:
         return
@@ -265,7 +274,7 @@ def _refuse_other_origin(response: Any) -> None:
     if same:
         return
     shown = _scrub.printable(shown[:200])
-    raise RedirectRefusedError(
+    raise error(
         f"Sequrity answered {response.status_code} with a redirect to {shown}, another origin; "
         "it is not followed, since the Sequrity key, the provider key, the policy, the session "
         "and the request would go there (only same-origin redirects are followed)",
@@ -334,10 +343,12 @@ def attach(
     account: dict[str, str],
     *,
     sessions: bool = True,
+    ambient: Ambient = OPENAI,
 ) -> None:
     """Add the guard to ``http_client`` (once per client, keeping the user's own hooks) and
     register the Sequrity origin ``root`` with its keys (``sessions=False``: no session scope
-    goes out or comes back, as for policy generation)."""
+    goes out or comes back, as for policy generation) and the ``ambient`` inputs of the SDK
+    the client is for."""
     hooks = http_client.event_hooks  # the client's own lists: appending is enough
     guard = next(
         (h.__self__ for h in hooks["request"] if isinstance(getattr(h, "__self__", None), Guard)), None
@@ -345,10 +356,10 @@ def attach(
     if guard is None:
         module = _http.module_of(http_client)
         guard = Guard(module)
-        # Asked of the client's own library: the anthropic SDK may run on httpx2 beside an
-        # openai 2.x (httpx), so "what the openai SDK accepts" is not the question here.
+        # Asked of the client's own library: another SDK may run on another one (anthropic on
+        # httpx2 while openai 2.x is on httpx).
         is_async = isinstance(http_client, module.AsyncClient)
         hooks["request"].append(guard.aon_request if is_async else guard.on_request)
         hooks["response"].append(guard.aon_response if is_async else guard.on_response)
-    guard.add(root, api_key, llm_api_key, account, sessions=sessions)
+    guard.add(root, api_key, llm_api_key, account, sessions=sessions, ambient=ambient)
     _scrub.install_log_filter()

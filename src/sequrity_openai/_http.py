@@ -58,8 +58,9 @@ def _stat(path: str | None) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def default_ssl_context(environ: Mapping[str, str] | None) -> ssl.SSLContext:
-    """The TLS context a stock default client built now would use.
+def default_ssl_context(environ: Mapping[str, str] | None, library: str = SDK_HTTP) -> ssl.SSLContext:
+    """The TLS context a stock default client of ``library`` (httpx2 or httpx; the openai
+    SDK's by default) built now would use.
 
     The stock client reads ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` (its "trust_env") each time one
     is built, and building a context (loading a CA bundle) takes tens of milliseconds: contexts
@@ -69,11 +70,13 @@ def default_ssl_context(environ: Mapping[str, str] | None) -> ssl.SSLContext:
     """
     if environ is None:
         cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
-        return _context(True, cafile, _stat(cafile), capath, _stat(capath))
-    return _context(False, None, None, None, None)
+        return _context(library, True, cafile, _stat(cafile), capath, _stat(capath))
+    return _context(library, False, None, None, None, None)
 
 
 @functools.lru_cache(maxsize=16)
-def _context(trust_env: bool, cafile: Any, file_stat: Any, capath: Any, dir_stat: Any) -> ssl.SSLContext:
-    context: ssl.SSLContext = sdk_module().create_ssl_context(trust_env=trust_env)
+def _context(
+    library: str, trust_env: bool, cafile: Any, file_stat: Any, capath: Any, dir_stat: Any
+) -> ssl.SSLContext:
+    context: ssl.SSLContext = importlib.import_module(library).create_ssl_context(trust_env=trust_env)
     return context

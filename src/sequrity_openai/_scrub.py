@@ -171,7 +171,7 @@ _SENSITIVE_HEADERS: Final = frozenset({"authorization", "x-api-key", "api-key", 
 _HEADER_TEXT = re.compile(
     r"""(['"](?:authorization|x-api-key|api-key|proxy-authorization)['"]\s*:\s*['"])[^'"]*""", re.IGNORECASE
 )
-LOGGER_ROOTS: Final = ("openai", "httpx", "httpx2", "httpcore", "httpcore2")
+LOGGER_ROOTS: Final = ("openai", "anthropic", "httpx", "httpx2", "httpcore", "httpcore2")
 
 
 def _scrub_headers(value: Any) -> Any:
