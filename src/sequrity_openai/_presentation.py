@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
 from ._results import DOCUMENT_FIELD, parse_result
@@ -35,10 +35,11 @@ _RESPONSES: Final = b"/responses"
 _DOCUMENT_MARK: Final = b'\\"status\\"'
 # Built once: json.dumps with options builds a new encoder on every call.
 _COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_FIELD_KEY: Final = f'"{DOCUMENT_FIELD}"'.encode()
 
 
 @functools.lru_cache(maxsize=64)
-def _features_say_dual(header: str) -> bool:
+def _features_say_dual(header: bytes) -> bool:
     try:
         features = json.loads(header)
     except ValueError:
@@ -47,7 +48,7 @@ def _features_say_dual(header: str) -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def _config_strips(header: str) -> bool:
+def _config_strips(header: bytes) -> bool:
     try:
         config = json.loads(header)
     except ValueError:
@@ -56,8 +57,9 @@ def _config_strips(header: str) -> bool:
     return isinstance(response_format, dict) and response_format.get("strip_response_content") is True
 
 
-def presents(request: Any) -> bool:
-    """Whether the answer to ``request`` is a dual-llm document this package presents.
+def presents(sent: Mapping[bytes, bytes], raw_path: bytes) -> bool:
+    """Whether the answer to a request is a dual-llm document this package presents, from the
+    request's header values by lower-case name (``sent``) and its path.
 
     True when the request asked for dual-llm (``X-Features`` with ``agent_arch: dual-llm``,
     or the ``lang-graph`` endpoint, which is always dual-llm), unless its ``X-Config`` asks
@@ -65,19 +67,18 @@ def presents(request: Any) -> bool:
     without ``X-Features`` runs whatever preset the server keeps for the key, which the client
     cannot know: its answers are left as they are.
     """
-    headers = request.headers
-    features = headers.get("x-features")
+    features = sent.get(b"x-features")
     if features is None:
-        if _LANG_GRAPH not in request.url.raw_path:
+        if _LANG_GRAPH not in raw_path:
             return False
     elif not _features_say_dual(features):
         return False
-    config = headers.get("x-config")
-    return config is None or "strip_response_content" not in config or not _config_strips(config)
+    config = sent.get(b"x-config")
+    return config is None or b"strip_response_content" not in config or not _config_strips(config)
 
 
-def is_responses(request: Any) -> bool:
-    return bool(request.url.raw_path.rstrip(b"/").endswith(_RESPONSES))
+def is_responses(raw_path: bytes) -> bool:
+    return raw_path.rstrip(b"/").endswith(_RESPONSES)
 
 
 def _compact(value: Any) -> str:
@@ -165,6 +166,29 @@ def present_response(body: MutableMapping[str, Any]) -> bool:
     return changed
 
 
+def _splice(raw: bytes, document: str, content: str) -> bytes | None:
+    """``raw`` with the one message content that is ``document`` replaced by ``content`` and the
+    document kept beside it under :data:`DOCUMENT_FIELD`, without re-encoding the rest of the
+    body; ``None`` when the body is not in the plain shape this relies on.
+
+    Inside a JSON text a quote is escaped in every string, so an unescaped ``"content":``
+    before the encoded document can only be the key of that value; the document must appear
+    exactly once, in the encoding ``json.dumps`` gives it, and the message must not already
+    have the field.
+    """
+    encoded = json.dumps(document).encode()
+    start = raw.find(encoded)
+    if start < 0 or raw.find(encoded, start + 1) >= 0 or _FIELD_KEY in raw:
+        return None
+    if not raw[:start].rstrip().endswith(b":") or not raw[:start].rstrip()[:-1].rstrip().endswith(
+        b'"content"'
+    ):
+        return None
+    end = start + len(encoded)
+    value = json.dumps(content, ensure_ascii=False).encode()
+    return b"".join((raw[:start], value, b",", _FIELD_KEY, b":", encoded, raw[end:]))
+
+
 def present_body(raw: bytes, *, responses: bool) -> bytes | None:
     """The rewritten JSON body, or ``None`` when there is nothing to rewrite."""
     if _DOCUMENT_MARK not in raw:
@@ -175,5 +199,20 @@ def present_body(raw: bytes, *, responses: bool) -> bytes | None:
         return None
     if not isinstance(body, dict):
         return None
+    if not responses:
+        # The usual answer: one choice whose content is a success document. Its value is put in
+        # place in the bytes as they came (re-encoding the whole body costs more than the rest).
+        choices = body.get("choices")
+        message = choices[0].get("message") if isinstance(choices, list) and len(choices) == 1 else None
+        document = message.get("content") if isinstance(message, dict) else None
+        if isinstance(document, str):
+            presented = unwrap(document)
+            if presented is None:
+                return None
+            content, refusal = presented
+            if refusal is None and content is not None:
+                spliced = _splice(raw, document, content)
+                if spliced is not None:
+                    return spliced
     changed = present_response(body) if responses else present_chat_completion(body)
     return _COMPACT.encode(body).encode() if changed else None
