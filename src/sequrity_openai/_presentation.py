@@ -16,8 +16,8 @@ import json
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
-from ._results import DOCUMENT_FIELD, parse_result
 from ._routes import ROUTE_MARK
+from ._sessions import DOCUMENT_FIELD
 
 __all__ = [
     "DOCUMENT_FIELD",
@@ -104,6 +104,9 @@ def unwrap(text: str) -> tuple[str | None, str | None] | None:
         final = document.get("final_return_value")
         return _compact(final.get("value") if isinstance(final, dict) else None), None
     if status == "failure":
+        # Denials are rare: the result reader loads with the first one (or with sq.parse_result).
+        from ._results import parse_result
+
         return None, parse_result(document).explanation
     return None
 
