@@ -339,8 +339,10 @@ def attach(
         (h.__self__ for h in hooks["request"] if isinstance(getattr(h, "__self__", None), Guard)), None
     )
     if guard is None:
-        guard = Guard(_http.module_of(http_client))
-        is_async = isinstance(http_client, _http.accepted_clients(is_async=True))
+        module = _http.module_of(http_client)
+        guard = Guard(module)
+        # Asked of the client's own library: the Anthropic SDK may run on another one than openai.
+        is_async = isinstance(http_client, module.AsyncClient)
         hooks["request"].append(guard.aon_request if is_async else guard.on_request)
         hooks["response"].append(guard.aon_response if is_async else guard.on_response)
     if raw_dual_llm_content is not None:
