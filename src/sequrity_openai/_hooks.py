@@ -112,11 +112,22 @@ class Guard:
         self._streams = _presentation_stream.stream_classes(module)
         #: Whether dual-llm answers are presented on this client (None: no OpenAI factory chose).
         self.presenting: bool | None = None
+        # The last URL looked up and its target: an answer's request carries the URL object its
+        # request hook saw, so the response hook finds the target without reading the URL again.
+        self._last: tuple[Any, _Target | None] = (None, None)
+
+    def _target(self, url: Any) -> _Target | None:
+        last_url, target = self._last
+        if url is not last_url:
+            target = self.targets.get(origin_of(url))
+            self._last = (url, target)  # one assignment: threads see an old pair or a new one
+        return target
 
     def add(
         self, root: str, api_key: str, llm_api_key: str | None, account: dict[str, str], *, sessions: bool
     ) -> None:
         target = self.targets.setdefault(origin_of(self._module.URL(root)), _Target(sessions=sessions))
+        self._last = (None, None)  # a URL looked up before may belong to this origin
         target.bearers.add(f"Bearer {api_key}".encode())
         target.account.update((name.lower().encode(), value.encode()) for name, value in account.items())
         target.secrets.update(k for k in (api_key, llm_api_key) if k)
@@ -128,7 +139,7 @@ class Guard:
     # -- requests ------------------------------------------------------------------------------
 
     def on_request(self, request: Any) -> None:
-        target = self.targets.get(origin_of(request.url))
+        target = self._target(request.url)
         if target is None:
             return
         headers = request.headers
@@ -162,7 +173,7 @@ class Guard:
 
     def on_response(self, response: Any) -> None:
         request = response.request
-        target = self.targets.get(origin_of(request.url))
+        target = self._target(request.url)
         if target is None:
             return
         status = response.status_code
@@ -177,7 +188,7 @@ class Guard:
 
     async def aon_response(self, response: Any) -> None:
         request = response.request
-        target = self.targets.get(origin_of(request.url))
+        target = self._target(request.url)
         if target is None:
             return
         status = response.status_code

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, Final
 
 from ._routes import ROUTE_MARK
@@ -36,6 +36,10 @@ _DOCUMENT_MARK: Final = b'\\"status\\"'
 # Built once: json.dumps with options builds a new encoder on every call.
 _COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _FIELD_KEY: Final = f'"{DOCUMENT_FIELD}"'.encode()
+_CONTENT_KEY: Final = b'"content"'
+_BLANKS: Final = (b" ", b"\t", b"\r", b"\n")
+# The json module's own string scanner (C): decodes the one string token at an offset.
+_scanstring: Final[Callable[[str, int], tuple[str, int]]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
 @functools.lru_cache(maxsize=64)
@@ -169,53 +173,57 @@ def present_response(body: MutableMapping[str, Any]) -> bool:
     return changed
 
 
-def _splice(raw: bytes, document: str, content: str) -> bytes | None:
-    """``raw`` with the one message content that is ``document`` replaced by ``content`` and the
-    document kept beside it under :data:`DOCUMENT_FIELD`, without re-encoding the rest of the
-    body; ``None`` when the body is not in the plain shape this relies on.
+def _splice(raw: bytes) -> bytes | None:
+    """``raw`` with its one message content, a success document, replaced by the value and the
+    document kept beside it under :data:`DOCUMENT_FIELD`, without decoding or re-encoding the
+    rest of the body; ``None`` when the body is not in the plain shape this relies on.
 
-    Inside a JSON text a quote is escaped in every string, so an unescaped ``"content":``
-    before the encoded document can only be the key of that value; the document must appear
-    exactly once, in the encoding ``json.dumps`` gives it, and the message must not already
-    have the field.
+    Inside a JSON text every quote within a string is escaped, so an unescaped ``"content"``
+    can only be a key: when it occurs exactly once, its string value is the content of the
+    one message (the other bodies go through :func:`present_chat_completion`).
     """
-    encoded = json.dumps(document).encode()
-    start = raw.find(encoded)
-    if start < 0 or raw.find(encoded, start + 1) >= 0 or _FIELD_KEY in raw:
+    key = raw.find(_CONTENT_KEY)
+    if key < 0 or raw.find(_CONTENT_KEY, key + 1) >= 0 or _FIELD_KEY in raw:
         return None
-    if not raw[:start].rstrip().endswith(b":") or not raw[:start].rstrip()[:-1].rstrip().endswith(
-        b'"content"'
-    ):
+    colon = key + len(_CONTENT_KEY)
+    while raw[colon : colon + 1] in _BLANKS:
+        colon += 1
+    start = colon + 1
+    while raw[start : start + 1] in _BLANKS:
+        start += 1
+    if raw[colon : colon + 1] != b":" or raw[start : start + 1] != b'"':
         return None
-    end = start + len(encoded)
-    value = json.dumps(content, ensure_ascii=False).encode()
-    return b"".join((raw[:start], value, b",", _FIELD_KEY, b":", encoded, raw[end:]))
+    try:
+        text = raw.decode()
+        # Character offsets equal byte offsets up to here only for ASCII; otherwise the general path.
+        if len(text) != len(raw):
+            return None
+        document, end = _scanstring(text, start + 1)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    presented = unwrap(document)
+    if presented is None or presented[1] is not None or presented[0] is None:
+        return None
+    value = json.dumps(presented[0], ensure_ascii=False).encode()
+    return b"".join((raw[:start], value, b",", _FIELD_KEY, b":", raw[start:end], raw[end:]))
 
 
 def present_body(raw: bytes, *, responses: bool) -> bytes | None:
     """The rewritten JSON body, or ``None`` when there is nothing to rewrite."""
     if _DOCUMENT_MARK not in raw:
         return None
+    if not responses:
+        # The usual answer: one message whose content is a success document. Its value is put
+        # in place in the bytes as they came (decoding and re-encoding the whole body would
+        # cost more than the rest of the presentation).
+        spliced = _splice(raw)
+        if spliced is not None:
+            return spliced
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
         return None
     if not isinstance(body, dict):
         return None
-    if not responses:
-        # The usual answer: one choice whose content is a success document. Its value is put in
-        # place in the bytes as they came (re-encoding the whole body costs more than the rest).
-        choices = body.get("choices")
-        message = choices[0].get("message") if isinstance(choices, list) and len(choices) == 1 else None
-        document = message.get("content") if isinstance(message, dict) else None
-        if isinstance(document, str):
-            presented = unwrap(document)
-            if presented is None:
-                return None
-            content, refusal = presented
-            if refusal is None and content is not None:
-                spliced = _splice(raw, document, content)
-                if spliced is not None:
-                    return spliced
     changed = present_response(body) if responses else present_chat_completion(body)
     return _COMPACT.encode(body).encode() if changed else None
