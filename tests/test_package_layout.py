@@ -208,3 +208,24 @@ def test_import_loads_no_optional_part() -> None:
         assert not part.startswith(("cli", "_cli_", "testing", "integrations")), name
         assert part not in ("_policies._checker", "_policies._eval"), name
     assert checker_after_use == "True"
+
+
+def test_import_defers_what_requests_do_not_need() -> None:
+    # issue 11 item 12 (import within 5 % of `import openai`): policy generation, the Anthropic
+    # factories, the dual-llm result reader, the denial reader and the SQRT checker load with
+    # their first use; their public names still resolve.
+    import subprocess
+    import sys
+
+    deferred = ["_policy_gen", "_anthropic", "_results", "_denials", "_policies._check"]
+    code = (
+        "import sys, sequrity_openai as sq\n"
+        f"names = {[f'sequrity_openai.{d}' for d in deferred]!r}\n"
+        "print([n for n in names if n in sys.modules])\n"
+        "sq.parse_result, sq.generate_policies, sq.create_anthropic_client\n"
+        "print([n for n in names[:3] if n not in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded_at_import, missing_after_use = out.splitlines()
+    assert loaded_at_import == "[]"
+    assert missing_after_use == "[]"

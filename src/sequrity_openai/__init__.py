@@ -3,7 +3,6 @@
 import importlib
 import typing
 
-from ._anthropic import create_anthropic_client, create_async_anthropic_client
 from ._client import create_async_client, create_client
 from ._exceptions import (
     ConfigurationError,
@@ -35,28 +34,43 @@ from ._headers import (
     TllmPrompt,
     headers,
 )
-from ._policy_gen import GeneratedPolicies, agenerate_policies, generate_policies
-from ._results import (
-    CollectedStream,
-    DualLlmResult,
-    ResultError,
-    ValueMeta,
-    acollect_stream,
-    collect_stream,
-    parse_result,
-)
 from ._routes import ENDPOINT_TYPES, PROVIDERS, EndpointType, Provider, dual_model
 from ._sessions import Session, current_session, session, session_id_of
 from ._settings import Settings, resolve_settings
 
 if typing.TYPE_CHECKING:
+    from ._anthropic import create_anthropic_client, create_async_anthropic_client
     from ._policies._check import check_policy
     from ._policies._checker import PolicyChecker, PolicyDecision
     from ._policies._values import TaggedValue
+    from ._policy_gen import GeneratedPolicies, agenerate_policies, generate_policies
+    from ._results import (
+        CollectedStream,
+        DualLlmResult,
+        ResultError,
+        ValueMeta,
+        acollect_stream,
+        collect_stream,
+        parse_result,
+    )
 
-# The offline policy checker is loaded on first use: most programs never touch it, and
-# `import sequrity_openai` must stay within 5 % of `import openai` (benchmarks/RESULTS.md).
+# The offline policy checker, policy generation, the Anthropic factories and the dual-llm
+# result reader are loaded on first use: a program that only makes requests never touches
+# them, and `import sequrity_openai` must stay within 5 % of `import openai`
+# (benchmarks/RESULTS.md).
 _LAZY = {
+    "create_anthropic_client": "._anthropic",
+    "create_async_anthropic_client": "._anthropic",
+    "GeneratedPolicies": "._policy_gen",
+    "agenerate_policies": "._policy_gen",
+    "generate_policies": "._policy_gen",
+    "CollectedStream": "._results",
+    "DualLlmResult": "._results",
+    "ResultError": "._results",
+    "ValueMeta": "._results",
+    "acollect_stream": "._results",
+    "collect_stream": "._results",
+    "parse_result": "._results",
     "PolicyChecker": "._policies._checker",
     "PolicyDecision": "._policies._checker",
     "TaggedValue": "._policies._values",

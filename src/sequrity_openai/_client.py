@@ -9,7 +9,7 @@ from typing import Any
 import openai
 from typing_extensions import Unpack
 
-from . import _first_call, _hooks, _http, _presentation_stream, _provider_keys
+from . import _first_call, _hooks, _http, _provider_keys
 from ._api_rules import for_sdk
 from ._exceptions import ConfigurationError, Source
 from ._headers import check_header_value
@@ -166,10 +166,14 @@ def _client_kwargs(
     http_client = http_client_for(kwargs.pop("http_client", None), environ, is_async=is_async)
     account = {header: kwargs[arg] for arg, header in _ACCOUNT_ARGS.items() if kwargs.get(arg) is not None}
     _hooks.attach(
-        http_client, settings.base_url.value, settings.api_key.value, settings.llm_api_key.value, account
+        http_client,
+        settings.base_url.value,
+        settings.api_key.value,
+        settings.llm_api_key.value,
+        account,
+        raw_dual_llm_content=settings.raw_dual_llm_content.value,
     )
     _provider_keys.attach(http_client, settings, is_async=is_async)
-    _presentation_stream.attach(http_client, is_async=is_async, raw=settings.raw_dual_llm_content.value)
     _first_call.install(http_client, is_async=is_async)
     return {
         **kwargs,

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import openai
 
-from ._denials import read_denial
-
 if TYPE_CHECKING:
     from ._results import DualLlmResult
 
@@ -115,6 +113,8 @@ class PolicyViolation(SequrityExecutionError):
 
     def __init__(self, message: str, *, result: DualLlmResult) -> None:
         super().__init__(message, result=result)
+        from ._denials import read_denial  # loaded with the first violation, not at import
+
         denial = read_denial(message)
         #: The denied tool, when the message names it.
         self.tool_name: str | None = denial.tool_name if denial else None

@@ -22,16 +22,15 @@ The hooks never raise anything of their own, except the redirect refusal.
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _http, _scrub
+from . import _http, _presentation_stream, _scrub
 from ._ambient import OPENAI, Ambient, custom_header_pairs
 from ._exceptions import RedirectRefusedError
 from ._headers import valid_session_id
+from ._presentation import is_responses, present_body, presents
 from ._routes import ROUTE_MARK
 from ._sessions import TOOL_RESULT_IN_BODY, current_scope
 
@@ -49,11 +48,19 @@ def origin_of(url: Any) -> Origin:
 
 def _sent(headers: Any) -> dict[bytes, bytes]:
     """Header values by lower-case name, in one pass (looking names up one by one costs a scan
-    and, when absent, an exception each)."""
+    and, when absent, an exception each); repeated names are joined with ", " as httpx's own
+    ``get`` does."""
     try:
-        return {lower: value for _, lower, value in headers._list}  # httpx / httpx2 internals
+        items = headers._list  # httpx / httpx2 internals: (name, lower-case name, value)
+        found = {lower: value for _, lower, value in items}
     except (AttributeError, ValueError, TypeError):
-        return {name.lower(): value for name, value in headers.raw}
+        items = [(name, name.lower(), value) for name, value in headers.raw]
+        found = {lower: value for _, lower, value in items}
+    if len(found) != len(items):
+        found = {}
+        for _, lower, value in items:
+            found[lower] = found[lower] + b", " + value if lower in found else value
+    return found
 
 
 @dataclass
@@ -89,7 +96,19 @@ class Guard:
     def __init__(self, module: Any) -> None:
         self.targets: dict[Origin, _Target] = {}
         self._module = module  # httpx2 or httpx: URLs and byte streams of the client's own kind
-        self._streams = _stream_classes(module)
+        self._streams = _presentation_stream.stream_classes(module)
+        #: Whether dual-llm answers are presented on this client (None: no OpenAI factory chose).
+        self.presenting: bool | None = None
+        # The last URL looked up and its target: an answer's request carries the URL object its
+        # request hook saw, so the response hook finds the target without reading the URL again.
+        self._last: tuple[Any, _Target | None] = (None, None)
+
+    def _target(self, url: Any) -> _Target | None:
+        last_url, target = self._last
+        if url is not last_url:
+            target = self.targets.get(origin_of(url))
+            self._last = (url, target)  # one assignment: threads see an old pair or a new one
+        return target
 
     def add(
         self,
@@ -110,6 +129,7 @@ class Guard:
             target.custom_vars = (*target.custom_vars, ambient.custom_headers_var)
             # Repeating the detail in a whole-body message is harmless; missing it is not.
             target.add_message = target.add_message or not ambient.shows_whole_body
+        self._last = (None, None)  # a URL looked up before may belong to this origin
         target.bearers.add(f"Bearer {api_key}".encode())
         target.account.update((name.lower().encode(), value.encode()) for name, value in account.items())
         target.secrets.update(k for k in (api_key, llm_api_key) if k)
@@ -121,7 +141,7 @@ class Guard:
     # -- requests ------------------------------------------------------------------------------
 
     def on_request(self, request: Any) -> None:
-        target = self.targets.get(origin_of(request.url))
+        target = self._target(request.url)
         if target is None:
             return
         headers = request.headers
@@ -154,7 +174,8 @@ class Guard:
     # -- responses -----------------------------------------------------------------------------
 
     def on_response(self, response: Any) -> None:
-        target = self.targets.get(origin_of(response.request.url))
+        request = response.request
+        target = self._target(request.url)
         if target is None:
             return
         status = response.status_code
@@ -163,11 +184,13 @@ class Guard:
             self._surface(response, target)
         elif status >= 300:
             _refuse_other_origin(response, target.redirect_error)
-        else:
-            self._answer(response, target)
+        elif self._answer(response, request, target, is_async=False):
+            response.read()
+            _present_read(response, request)
 
     async def aon_response(self, response: Any) -> None:
-        target = self.targets.get(origin_of(response.request.url))
+        request = response.request
+        target = self._target(request.url)
         if target is None:
             return
         status = response.status_code
@@ -176,17 +199,36 @@ class Guard:
             self._surface(response, target)
         elif status >= 300:
             _refuse_other_origin(response, target.redirect_error)
-        else:
-            self._answer(response, target)
+        elif self._answer(response, request, target, is_async=True):
+            await response.aread()
+            _present_read(response, request)
 
-    def _answer(self, response: Any, target: _Target) -> None:
-        if _ROUTE_MARK not in response.request.url.raw_path:
-            return
+    def _answer(self, response: Any, request: Any, target: _Target, *, is_async: bool) -> bool:
+        """Session capture, and the event-stream wrapper; True when a JSON body is to be read
+        whole and presented (the caller reads it: sync or async)."""
+        raw_path = request.url.raw_path
+        if _ROUTE_MARK not in raw_path:
+            return False
+        sent = _sent(request.headers)  # each side's headers read once, in one pass
+        got = _sent(response.headers)
         if target.sessions:
-            _capture(response)
-        if _sent(response.headers).get(b"content-type", b"").startswith(b"text/event-stream"):
-            stream_cls = self._streams[1] if hasattr(response.stream, "__aiter__") else self._streams[0]
-            response.stream = stream_cls(response.stream, _secrets(response.request, target))
+            _capture(got, sent)
+        decoder = None
+        present = self.presenting and presents(sent, raw_path)
+        if present:
+            decoder = _presentation_stream.decompressor(got.get(b"content-encoding", b""))
+            present = decoder is not False
+        if got.get(b"content-type", b"").startswith(b"text/event-stream"):
+            rewriter = _presentation_stream.rewriter(raw_path) if present else None
+            if not present:
+                decoder = None
+            elif decoder is not None:
+                # The wrapper hands on decoded bytes, so the response must not be decoded again.
+                del response.headers["content-encoding"]
+            stream_cls = self._streams[1] if is_async else self._streams[0]
+            response.stream = stream_cls(response.stream, _secrets(sent, target), rewriter, decoder)
+            return False
+        return bool(present)
 
     def _surface(self, response: Any, target: _Target) -> None:
         """Give the SDK a body to show that holds no key, is bounded and printable."""
@@ -194,7 +236,7 @@ class Guard:
             replaced = _scrub.error_body(
                 response.content,
                 response.encoding or "utf-8",
-                _secrets(response.request, target),
+                _secrets(_sent(response.request.headers), target),
                 add_message=target.add_message,
             )
         except Exception:  # never let a hostile body raise from here; never show it unread
@@ -217,14 +259,22 @@ def _drop(headers: Any, sent: dict[bytes, bytes], name: bytes) -> None:
     del sent[name]
 
 
-def _secrets(request: Any, target: _Target) -> list[str]:
+def _secrets(sent: dict[bytes, bytes], target: _Target) -> list[str]:
     # The keys given to factories, and whatever bearer / provider key this request carried.
     found = set(target.secrets)
-    auth = request.headers.get("authorization", "")
+    auth = sent.get(b"authorization", b"").decode("latin-1")
     if auth[:7].lower() == "bearer ":
         found.add(auth[7:].strip())
-    found.add(request.headers.get("x-api-key", ""))
+    found.add(sent.get(b"x-api-key", b"").decode("latin-1"))
     return [s for s in found if len(s) >= 4]
+
+
+def _present_read(response: Any, request: Any) -> None:
+    # A dual-llm JSON answer, read whole (and decoded) by the caller: the value in its place.
+    presented = present_body(response.content, responses=is_responses(request.url.raw_path))
+    if presented is not None:
+        response._content = presented  # what the SDK parses next (as for error bodies)
+        response.__dict__.pop("_text", None)
 
 
 def _carries_session(request: Any) -> bool:
@@ -232,7 +282,8 @@ def _carries_session(request: Any) -> bool:
         body = request.content
     except Exception:  # a streaming upload body cannot be inspected; assume not
         return False
-    return bool(body) and TOOL_RESULT_IN_BODY.search(body) is not None
+    # Every id field the pattern looks for ends in _id": a plain search rules most bodies out.
+    return bool(body) and b'_id"' in body and TOOL_RESULT_IN_BODY.search(body) is not None
 
 
 def starts_session(request: Any) -> bool:
@@ -245,17 +296,22 @@ def starts_session(request: Any) -> bool:
     )
 
 
-def _capture(response: Any) -> None:
+def _capture(got: dict[bytes, bytes], sent: dict[bytes, bytes]) -> None:
     scope = current_scope.get()
     if scope is None:
         return
-    new_id = response.headers.get(_SESSION_HEADER)
-    # An id the caller could not pass to sq.session() is never adopted, so never re-sent.
-    if not new_id or not valid_session_id(new_id):
+    raw_id = got.get(b"x-session-id")
+    if not raw_id:
         return
-    sent = response.request.headers.get(_SESSION_HEADER)
+    new_id = raw_id.decode("latin-1")
+    if new_id == scope.id:
+        return
+    # An id the caller could not pass to sq.session() is never adopted, so never re-sent.
+    if not valid_session_id(new_id):
+        return
+    named = sent.get(b"x-session-id")
     # A call that named its own session explicitly does not move the scope.
-    if sent is not None and sent != scope.id:
+    if named is not None and named.decode("latin-1") != scope.id:
         return
     scope.id = new_id
 
@@ -283,58 +339,6 @@ def _refuse_other_origin(response: Any, error: type[RedirectRefusedError]) -> No
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _stream_classes(module: Any) -> tuple[Any, Any]:
-    """Byte streams of ``module`` (httpx or httpx2) that clean event-stream lines as they pass."""
-
-    class Clean(module.SyncByteStream):  # type: ignore[misc]
-        def __init__(self, inner: Any, secrets: list[str]) -> None:
-            self._inner, self._secrets = inner, secrets
-            self._needles = _scrub.event_needles(secrets)
-
-        def __iter__(self) -> Iterator[bytes]:
-            pending = b""
-            for chunk in self._inner:
-                done, pending = _split(pending, chunk)
-                if done:
-                    yield _scrub.clean_event_chunk(done, self._secrets, self._needles)
-            if pending:
-                yield _scrub.clean_event_chunk(pending, self._secrets, self._needles)
-
-        def close(self) -> None:
-            self._inner.close()
-
-    class AsyncClean(module.AsyncByteStream):  # type: ignore[misc]
-        def __init__(self, inner: Any, secrets: list[str]) -> None:
-            self._inner, self._secrets = inner, secrets
-            self._needles = _scrub.event_needles(secrets)
-
-        async def __aiter__(self) -> AsyncIterator[bytes]:
-            pending = b""
-            async for chunk in self._inner:
-                done, pending = _split(pending, chunk)
-                if done:
-                    yield _scrub.clean_event_chunk(done, self._secrets, self._needles)
-            if pending:
-                yield _scrub.clean_event_chunk(pending, self._secrets, self._needles)
-
-        async def aclose(self) -> None:
-            await self._inner.aclose()
-
-    return Clean, AsyncClean
-
-
-def _split(pending: bytes, chunk: bytes) -> tuple[bytes, bytes]:
-    # Complete lines, and the rest (kept for the next chunk: a key may straddle two chunks).
-    # Servers send whole events, so the usual chunk is passed on without a copy.
-    if pending:
-        chunk = pending + chunk
-    if chunk.endswith(b"\n"):
-        return chunk, b""
-    cut = chunk.rfind(b"\n") + 1
-    return chunk[:cut], chunk[cut:]
-
-
 def attach(
     http_client: Any,
     root: str,
@@ -344,11 +348,13 @@ def attach(
     *,
     sessions: bool = True,
     ambient: Ambient = OPENAI,
+    raw_dual_llm_content: bool | None = None,
 ) -> None:
     """Add the guard to ``http_client`` (once per client, keeping the user's own hooks) and
     register the Sequrity origin ``root`` with its keys (``sessions=False``: no session scope
     goes out or comes back, as for policy generation) and the ``ambient`` inputs of the SDK
-    the client is for."""
+    the client is for. ``raw_dual_llm_content`` is an OpenAI factory's choice: present dual-llm
+    answers on this client (False) or not (True)."""
     hooks = http_client.event_hooks  # the client's own lists: appending is enough
     guard = next(
         (h.__self__ for h in hooks["request"] if isinstance(getattr(h, "__self__", None), Guard)), None
@@ -361,5 +367,8 @@ def attach(
         is_async = isinstance(http_client, module.AsyncClient)
         hooks["request"].append(guard.aon_request if is_async else guard.on_request)
         hooks["response"].append(guard.aon_response if is_async else guard.on_response)
+    if raw_dual_llm_content is not None:
+        # Decided once per client, here, so no answer pays for a second hook.
+        guard.presenting = _presentation_stream.choose(guard.presenting, raw=raw_dual_llm_content)
     guard.add(root, api_key, llm_api_key, account, sessions=sessions, ambient=ambient)
     _scrub.install_log_filter()

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, Final
 
-from ._results import DOCUMENT_FIELD, parse_result
 from ._routes import ROUTE_MARK
+from ._sessions import DOCUMENT_FIELD
 
 __all__ = [
     "DOCUMENT_FIELD",
@@ -35,10 +35,15 @@ _RESPONSES: Final = b"/responses"
 _DOCUMENT_MARK: Final = b'\\"status\\"'
 # Built once: json.dumps with options builds a new encoder on every call.
 _COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_FIELD_KEY: Final = f'"{DOCUMENT_FIELD}"'.encode()
+_CONTENT_KEY: Final = b'"content"'
+_BLANKS: Final = (b" ", b"\t", b"\r", b"\n")
+# The json module's own string scanner (C): decodes the one string token at an offset.
+_scanstring: Final[Callable[[str, int], tuple[str, int]]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
 @functools.lru_cache(maxsize=64)
-def _features_say_dual(header: str) -> bool:
+def _features_say_dual(header: bytes) -> bool:
     try:
         features = json.loads(header)
     except ValueError:
@@ -47,7 +52,7 @@ def _features_say_dual(header: str) -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def _config_strips(header: str) -> bool:
+def _config_strips(header: bytes) -> bool:
     try:
         config = json.loads(header)
     except ValueError:
@@ -56,8 +61,9 @@ def _config_strips(header: str) -> bool:
     return isinstance(response_format, dict) and response_format.get("strip_response_content") is True
 
 
-def presents(request: Any) -> bool:
-    """Whether the answer to ``request`` is a dual-llm document this package presents.
+def presents(sent: Mapping[bytes, bytes], raw_path: bytes) -> bool:
+    """Whether the answer to a request is a dual-llm document this package presents, from the
+    request's header values by lower-case name (``sent``) and its path.
 
     True when the request asked for dual-llm (``X-Features`` with ``agent_arch: dual-llm``,
     or the ``lang-graph`` endpoint, which is always dual-llm), unless its ``X-Config`` asks
@@ -65,19 +71,18 @@ def presents(request: Any) -> bool:
     without ``X-Features`` runs whatever preset the server keeps for the key, which the client
     cannot know: its answers are left as they are.
     """
-    headers = request.headers
-    features = headers.get("x-features")
+    features = sent.get(b"x-features")
     if features is None:
-        if _LANG_GRAPH not in request.url.raw_path:
+        if _LANG_GRAPH not in raw_path:
             return False
     elif not _features_say_dual(features):
         return False
-    config = headers.get("x-config")
-    return config is None or "strip_response_content" not in config or not _config_strips(config)
+    config = sent.get(b"x-config")
+    return config is None or b"strip_response_content" not in config or not _config_strips(config)
 
 
-def is_responses(request: Any) -> bool:
-    return bool(request.url.raw_path.rstrip(b"/").endswith(_RESPONSES))
+def is_responses(raw_path: bytes) -> bool:
+    return raw_path.rstrip(b"/").endswith(_RESPONSES)
 
 
 def _compact(value: Any) -> str:
@@ -103,6 +108,9 @@ def unwrap(text: str) -> tuple[str | None, str | None] | None:
         final = document.get("final_return_value")
         return _compact(final.get("value") if isinstance(final, dict) else None), None
     if status == "failure":
+        # Denials are rare: the result reader loads with the first one (or with sq.parse_result).
+        from ._results import parse_result
+
         return None, parse_result(document).explanation
     return None
 
@@ -165,10 +173,52 @@ def present_response(body: MutableMapping[str, Any]) -> bool:
     return changed
 
 
+def _splice(raw: bytes) -> bytes | None:
+    """``raw`` with its one message content, a success document, replaced by the value and the
+    document kept beside it under :data:`DOCUMENT_FIELD`, without decoding or re-encoding the
+    rest of the body; ``None`` when the body is not in the plain shape this relies on.
+
+    Inside a JSON text every quote within a string is escaped, so an unescaped ``"content"``
+    can only be a key: when it occurs exactly once, its string value is the content of the
+    one message (the other bodies go through :func:`present_chat_completion`).
+    """
+    key = raw.find(_CONTENT_KEY)
+    if key < 0 or raw.find(_CONTENT_KEY, key + 1) >= 0 or _FIELD_KEY in raw:
+        return None
+    colon = key + len(_CONTENT_KEY)
+    while raw[colon : colon + 1] in _BLANKS:
+        colon += 1
+    start = colon + 1
+    while raw[start : start + 1] in _BLANKS:
+        start += 1
+    if raw[colon : colon + 1] != b":" or raw[start : start + 1] != b'"':
+        return None
+    try:
+        text = raw.decode()
+        # Character offsets equal byte offsets up to here only for ASCII; otherwise the general path.
+        if len(text) != len(raw):
+            return None
+        document, end = _scanstring(text, start + 1)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    presented = unwrap(document)
+    if presented is None or presented[1] is not None or presented[0] is None:
+        return None
+    value = json.dumps(presented[0], ensure_ascii=False).encode()
+    return b"".join((raw[:start], value, b",", _FIELD_KEY, b":", raw[start:end], raw[end:]))
+
+
 def present_body(raw: bytes, *, responses: bool) -> bytes | None:
     """The rewritten JSON body, or ``None`` when there is nothing to rewrite."""
     if _DOCUMENT_MARK not in raw:
         return None
+    if not responses:
+        # The usual answer: one message whose content is a success document. Its value is put
+        # in place in the bytes as they came (decoding and re-encoding the whole body would
+        # cost more than the rest of the presentation).
+        spliced = _splice(raw)
+        if spliced is not None:
+            return spliced
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):

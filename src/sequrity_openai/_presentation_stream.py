@@ -1,35 +1,27 @@
-"""Present dual-llm answers on the wire: rewrite response bodies as the SDK reads them.
+"""Present dual-llm answers on the wire: rewrite answers as the SDK reads them.
 
-The response hook wraps ``response.stream`` in a byte stream that rewrites what passes through;
-the SDK then reads the rewritten bytes and builds its usual objects. Nothing is read ahead: a
-plain JSON body is rewritten once it is complete (the SDK reads all of it anyway), a stream of
-server-sent events event by event. In a chat stream only the content deltas of an answer that
-starts like a document are held back until the document is complete (the service sends it
-when the program has run); every other event goes through as it came, unparsed once the answer
-is known not to be a document.
+The guard's response hook (``_hooks``) decides, once per answer, from the request alone
+(``_presentation.presents``), and uses what is here: a JSON body is read and rewritten whole
+(the SDK reads all of it anyway; ``_presentation.present_body``); an event stream passes one
+byte stream wrapper (:func:`stream_classes`) that also cleans it, rewritten event by event. In
+a chat stream only the content deltas of an answer that starts like a document are held back
+until the document is complete (the service sends it when the program has run); every other
+event goes through as it came, unparsed once the answer is known not to be a document.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import sys
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Final
 
+from . import _scrub
 from ._exceptions import ConfigurationError
-from ._presentation import (
-    DOCUMENT_FIELD,
-    is_responses,
-    present_body,
-    present_output_message,
-    present_response,
-    presents,
-    unwrap,
-)
+from ._presentation import DOCUMENT_FIELD, is_responses, present_output_message, present_response, unwrap
 
-__all__ = ["ChatEvents", "ResponseEvents", "attach", "aon_response", "on_response"]
+__all__ = ["ChatEvents", "ResponseEvents", "choose", "decompressor", "rewriter", "stream_classes"]
 
 _SEPARATORS: Final = (b"\n\n", b"\r\n\r\n")
 
@@ -240,42 +232,59 @@ class ResponseEvents(_Events):
         return b"".join(e for e, _ in held)
 
 
-class _Body:
-    """A complete JSON body: rewritten once all of it has arrived."""
-
-    def __init__(self, responses: bool) -> None:
-        self._parts: list[bytes] = []
-        self._responses = responses
-        self.passing = False
-
-    def feed(self, data: bytes) -> bytes:
-        self._parts.append(data)
-        return b""
-
-    def close(self) -> bytes:
-        raw = b"".join(self._parts)
-        return present_body(raw, responses=self._responses) or raw
-
-
-def _decompressor(encoding: str) -> Any:
+def decompressor(encoding: bytes) -> Any:
+    """A decoder for a ``Content-Encoding`` this module can undo (``None``: identity), or
+    ``False`` for one it cannot (br, zstd: such answers are left as they came, see
+    docs/architectures.md)."""
+    encoding = encoding.strip().lower()
+    if encoding in (b"", b"identity"):
+        return None
     # wbits 47: zlib detects the gzip or zlib header itself (HTTP deflate is zlib-wrapped).
-    return zlib.decompressobj(47) if encoding in ("gzip", "x-gzip", "deflate") else None
+    return zlib.decompressobj(47) if encoding in (b"gzip", b"x-gzip", b"deflate") else False
+
+
+def rewriter(raw_path: bytes) -> ChatEvents | ResponseEvents:
+    """The event rewriter for a presented event stream of the API at ``raw_path``."""
+    return ResponseEvents() if is_responses(raw_path) else ChatEvents()
 
 
 @functools.lru_cache(maxsize=4)
-def _stream_classes(module: Any) -> tuple[type[Any], type[Any]]:
-    """Byte stream wrappers subclassing the HTTP library's own base classes (httpx or httpx2)."""
+def stream_classes(module: Any) -> tuple[type[Any], type[Any]]:
+    """Byte streams of ``module`` (httpx or httpx2) for event-stream answers from Sequrity.
+
+    One wrapper does everything a chunk needs, so a chunk passes one generator: decoded (when
+    presenting a compressed stream), cleaned by complete lines (error events made fit to show,
+    keys redacted: a key may straddle two chunks, so an incomplete line waits for the next),
+    then, while a dual-llm answer is presented, rewritten event by event. Once the rewriter
+    knows the answer is not a document it is dropped, and a chunk costs one search.
+    """
 
     class Sync(module.SyncByteStream):  # type: ignore[misc]
-        def __init__(self, inner: Any, rewriter: Any, decoder: Any) -> None:
-            self._inner, self._rewriter, self._decoder = inner, rewriter, decoder
+        def __init__(self, inner: Any, secrets: list[str], rewriter: Any, decoder: Any) -> None:
+            self._inner, self._secrets, self._rewriter, self._decoder = inner, secrets, rewriter, decoder
+            self._needles = _scrub.event_needles(tuple(secrets))
 
         def __iter__(self) -> Iterator[bytes]:
+            pending, rewriter, decoder = b"", self._rewriter, self._decoder
+            secrets, needles = self._secrets, self._needles
             for data in self._inner:
-                out = self._rewriter.feed(self._decoder.decompress(data) if self._decoder else data)
-                if out:
-                    yield out
-            tail = self._rewriter.close()
+                if decoder is not None:
+                    data = decoder.decompress(data)
+                if pending:
+                    data, pending = pending + data, b""
+                if not data.endswith(b"\n"):  # servers send whole events: this is rare
+                    cut = data.rfind(b"\n") + 1
+                    data, pending = data[:cut], data[cut:]
+                    if not data:
+                        continue
+                done = data if needles.search(data) is None else _scrub.clean_event_lines(data, secrets)
+                if rewriter is not None:
+                    done = rewriter.feed(done)
+                    if rewriter.passing:
+                        rewriter = None  # it holds nothing more: see _Events.feed
+                if done:
+                    yield done
+            tail = _tail(pending, secrets, needles, rewriter)
             if tail:
                 yield tail
 
@@ -283,15 +292,31 @@ def _stream_classes(module: Any) -> tuple[type[Any], type[Any]]:
             self._inner.close()
 
     class Async(module.AsyncByteStream):  # type: ignore[misc]
-        def __init__(self, inner: Any, rewriter: Any, decoder: Any) -> None:
-            self._inner, self._rewriter, self._decoder = inner, rewriter, decoder
+        def __init__(self, inner: Any, secrets: list[str], rewriter: Any, decoder: Any) -> None:
+            self._inner, self._secrets, self._rewriter, self._decoder = inner, secrets, rewriter, decoder
+            self._needles = _scrub.event_needles(tuple(secrets))
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
+            pending, rewriter, decoder = b"", self._rewriter, self._decoder
+            secrets, needles = self._secrets, self._needles
             async for data in self._inner:
-                out = self._rewriter.feed(self._decoder.decompress(data) if self._decoder else data)
-                if out:
-                    yield out
-            tail = self._rewriter.close()
+                if decoder is not None:
+                    data = decoder.decompress(data)
+                if pending:
+                    data, pending = pending + data, b""
+                if not data.endswith(b"\n"):  # servers send whole events: this is rare
+                    cut = data.rfind(b"\n") + 1
+                    data, pending = data[:cut], data[cut:]
+                    if not data:
+                        continue
+                done = data if needles.search(data) is None else _scrub.clean_event_lines(data, secrets)
+                if rewriter is not None:
+                    done = rewriter.feed(done)
+                    if rewriter.passing:
+                        rewriter = None
+                if done:
+                    yield done
+            tail = _tail(pending, secrets, needles, rewriter)
             if tail:
                 yield tail
 
@@ -301,64 +326,29 @@ def _stream_classes(module: Any) -> tuple[type[Any], type[Any]]:
     return Sync, Async
 
 
-def _wrap(response: Any, *, is_async: bool) -> None:
-    if response.status_code >= 300 or not presents(response.request):
-        return
-    headers = response.headers
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    decoder = None
-    if encoding not in ("", "identity"):
-        decoder = _decompressor(encoding)
-        if decoder is None:  # br, zstd: left as they came (see docs/architectures.md)
-            return
-    responses = is_responses(response.request)
-    if "text/event-stream" in headers.get("content-type", ""):
-        rewriter: Any = ResponseEvents() if responses else ChatEvents()
-    else:
-        rewriter = _Body(responses)
-    if decoder is not None:
-        # The wrapper hands on decoded bytes, so the response must not be decoded again.
-        del headers["content-encoding"]
-    sync_cls, async_cls = _stream_classes(_http_module(response))
-    response.stream = (async_cls if is_async else sync_cls)(response.stream, rewriter, decoder)
+def _tail(pending: bytes, secrets: list[str], needles: Any, rewriter: _Events | None) -> bytes:
+    # What is left after the last line break: cleaned, then given to the rewriter to finish.
+    out = _scrub.clean_event_chunk(pending, secrets, needles) if pending else b""
+    if rewriter is None:
+        return out
+    return (rewriter.feed(out) if out else b"") + rewriter.close()
 
 
-def _http_module(response: Any) -> Any:
-    return sys.modules[type(response).__module__.split(".")[0]]
-
-
-def on_response(response: Any) -> None:
-    _wrap(response, is_async=False)
-
-
-async def aon_response(response: Any) -> None:
-    _wrap(response, is_async=True)
-
-
-def attach(http_client: Any, *, is_async: bool, raw: bool) -> None:
-    """Present dual-llm answers on ``http_client`` (once), unless ``raw`` keeps the wire document.
-
-    An HTTP client shared between factories serves one choice: a second factory that wants the
-    other one is refused rather than silently given the first one's.
-    """
-    hooks = http_client.event_hooks
-    hook = aon_response if is_async else on_response
+def choose(current: bool | None, *, raw: bool) -> bool:
+    """Whether an HTTP client presents dual-llm answers, given its earlier choice (``None``:
+    none yet) and a new factory's ``raw_dual_llm_content``. An HTTP client shared between
+    factories serves one choice: a second factory that wants the other one is refused rather
+    than silently given the first one's."""
+    if current is None or current is not raw:
+        return not raw
     if raw:
-        if hook in hooks["response"]:
-            raise ConfigurationError(
-                "raw_dual_llm_content=True, but http_client is shared with a client that presents "
-                "dual-llm values; give this client its own http_client",
-                setting="raw_dual_llm_content",
-            )
-        http_client._sequrity_raw_content = True
-        http_client.event_hooks = hooks
-        return
-    if getattr(http_client, "_sequrity_raw_content", False):
         raise ConfigurationError(
-            "http_client is shared with a client made with raw_dual_llm_content=True; "
-            "give this client its own http_client",
+            "raw_dual_llm_content=True, but http_client is shared with a client that presents "
+            "dual-llm values; give this client its own http_client",
             setting="raw_dual_llm_content",
         )
-    if hook not in hooks["response"]:
-        hooks["response"].append(hook)
-    http_client.event_hooks = hooks
+    raise ConfigurationError(
+        "http_client is shared with a client made with raw_dual_llm_content=True; "
+        "give this client its own http_client",
+        setting="raw_dual_llm_content",
+    )

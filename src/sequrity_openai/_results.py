@@ -7,11 +7,11 @@ import re
 import reprlib
 from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._denials import read_denial
 from ._exceptions import PolicyViolation, SequrityExecutionError
-from ._sessions import field_of, session_id_of
+from ._sessions import DOCUMENT_FIELD, field_of, session_id_of
 
 if TYPE_CHECKING:
     from openai.lib.streaming.chat import ChatCompletionStreamState
@@ -64,11 +64,6 @@ def _is_denial_message(text: str) -> bool:
         elif verb_end >= 0 and token.start() - verb_end <= _VERB_REACH:
             return True
     return False
-
-
-# The extra field on a message (or Responses message item, or stream delta) that keeps the
-# service's content word for word when the value was put in ``content`` (see _presentation).
-DOCUMENT_FIELD: Final = "sequrity_content"
 
 
 _SHORT = reprlib.Repr()

@@ -6,6 +6,7 @@ its HTTP stack. Pure functions over values; the hooks decide when to call them.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -148,17 +149,23 @@ def clean_event_line(line: bytes, secrets: list[str]) -> bytes:
     return line
 
 
-def event_needles(secrets: list[str]) -> re.Pattern[bytes]:
-    """What makes a chunk of an event stream worth a closer look (built once per stream; plain
-    alternatives of literals, so the search is linear)."""
+@functools.lru_cache(maxsize=64)
+def event_needles(secrets: tuple[str, ...]) -> re.Pattern[bytes]:
+    """What makes a chunk of an event stream worth a closer look (plain alternatives of
+    literals, so the search is linear; built once per set of keys)."""
     return re.compile(b"|".join(re.escape(n) for n in (b'"error"', *(s.encode() for s in secrets))))
 
 
+def clean_event_lines(chunk: bytes, secrets: list[str]) -> bytes:
+    """Complete lines of an event stream, each cleaned (see :func:`clean_event_line`)."""
+    return b"".join(clean_event_line(line, secrets) for line in chunk.splitlines(keepends=True))
+
+
 def clean_event_chunk(chunk: bytes, secrets: list[str], needles: re.Pattern[bytes]) -> bytes:
-    """Complete lines of an event stream; only lines that need it are touched."""
+    """Complete lines of an event stream; only chunks that need it are touched."""
     if needles.search(chunk) is None:
         return chunk
-    return b"".join(clean_event_line(line, secrets) for line in chunk.splitlines(keepends=True))
+    return clean_event_lines(chunk, secrets)
 
 
 # --------------------------------------------------------------------------- logs

@@ -96,6 +96,11 @@ def session_id_of_tool_call_id(value: str) -> str | None:
     return match.group(1) if match else None
 
 
+# The extra field on a message (or Responses message item, or stream delta) that keeps the
+# service's content word for word when the value was put in ``content`` (see _presentation).
+DOCUMENT_FIELD: Final = "sequrity_content"
+
+
 def field_of(obj: object, name: str) -> Any:
     """``obj[name]`` for a mapping, else ``obj.name``; ``None`` when absent or unreadable."""
     try:

@@ -9,6 +9,7 @@ declares, and ``explain()`` output marks these fields as unchecked.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, TypeVar
@@ -38,7 +39,12 @@ UNCHECKED: Final = "unchecked"
 #: Validation context key: move unknown fields into ``unchecked`` instead of refusing them
 #: (for a server that reads headers from a newer client, e.g. FakeSequrity on request).
 ACCEPT_UNKNOWN: Final = "accept_unknown_fields"
-_JSON_OBJECT: Final = TypeAdapter(dict[str, JsonValue])
+
+
+@functools.lru_cache(maxsize=1)
+def _json_object() -> TypeAdapter[dict[str, JsonValue]]:
+    # Built on first use: building its validator costs milliseconds at `import sequrity_openai`.
+    return TypeAdapter(dict[str, JsonValue])
 
 
 class StrictModel(BaseModel):
@@ -71,7 +77,7 @@ class StrictModel(BaseModel):
         model = handler(data)
         if extra is not None and isinstance(model, StrictModel):
             try:
-                values = _JSON_OBJECT.validate_python(extra)
+                values = _json_object().validate_python(extra)
                 json.dumps(values, allow_nan=False)
             except ValueError:  # pydantic's ValidationError is a ValueError too
                 raise ValueError(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from .._exceptions import ConfigurationError
-from .._policies._check import check_sqrt, grammar_available
 from .base import HeaderModel
 from .config import Config
 from .features import Features
@@ -28,6 +26,8 @@ _ARCH_SHORTHAND = {"single-llm": Features.single_llm, "dual-llm": Features.dual_
 
 def _near_arch(text: str) -> str | None:
     """The shorthand a near miss (``dual_llm``, ``DUAL``, ``single``) was meant to be."""
+    import difflib  # only for an error message: not worth its import at `import sequrity_openai`
+
     guess = difflib.get_close_matches(text.lower().replace("_", "-"), list(_ARCH_SHORTHAND), n=1, cutoff=0.6)
     return guess[0] if guess else None
 
@@ -41,6 +41,9 @@ def coerce(model: type[_M], value: _M | Mapping[str, Any] | str, source: str) ->
     result = _coerce(model, value, source)
     if isinstance(result, Policy) and result.codes is not None:
         codes = result.codes
+        # Loaded with the first policy that has code: most programs never get here.
+        from .._policies._check import check_sqrt, grammar_available
+
         if codes.language == "sqrt" and codes.code.strip() and grammar_available():
             check_sqrt(codes.code, source=source)
     return result

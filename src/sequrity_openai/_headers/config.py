@@ -1,6 +1,8 @@
 """The ``X-Config`` header: session state machine, prompts, response format, LLM overrides."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: pydantic would then compile and evaluate every
+# field annotation from its text when the class is created, which is most of what these models
+# cost at `import sequrity_openai` (benchmarks/RESULTS.md). Methods returning the class quote it.
 
 from typing import Annotated, Literal
 
@@ -287,7 +289,7 @@ class Config(HeaderModel):
         min_num_tools_for_filtering: int | None = 10,
         clear_session_meta: ClearSessionMeta = "never",
         max_n_turns: int | None = 50,
-    ) -> Config:
+    ) -> "Config":
         """Single-llm session settings (50 turns by default)."""
         return cls(
             fsm=FsmConfig(
@@ -319,7 +321,7 @@ class Config(HeaderModel):
         include_program: bool | None = None,
         include_policy_check_history: bool | None = None,
         include_namespace_snapshot: bool | None = None,
-    ) -> Config:
+    ) -> "Config":
         """Dual-llm session settings (5 turns, no review LLM by default)."""
         fsm = FsmConfig(
             min_num_tools_for_filtering=min_num_tools_for_filtering,

@@ -1,6 +1,8 @@
 """The ``X-Features`` header: architecture, content classifiers and blockers."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: pydantic would then compile and evaluate every
+# field annotation from its text when the class is created, which is most of what these models
+# cost at `import sequrity_openai` (benchmarks/RESULTS.md). Methods returning the class quote it.
 
 from typing import Annotated, Literal
 
@@ -67,7 +69,7 @@ class Features(HeaderModel):
         finance_guardrail: bool,
         url_blocker: bool,
         file_blocker: bool,
-    ) -> Features:
+    ) -> "Features":
         wanted: list[tuple[bool, ClassifierName]] = [
             (toxicity_filter, "toxicity_filter"),
             (pii_redaction, "pii_redaction"),
@@ -93,7 +95,7 @@ class Features(HeaderModel):
         finance_guardrail: bool = False,
         url_blocker: bool = False,
         file_blocker: bool = False,
-    ) -> Features:
+    ) -> "Features":
         """Single-llm guardrails, with the chosen classifiers (threshold 0.5) and blockers."""
         return cls._build(
             "single-llm",
@@ -114,7 +116,7 @@ class Features(HeaderModel):
         finance_guardrail: bool = False,
         url_blocker: bool = False,
         file_blocker: bool = False,
-    ) -> Features:
+    ) -> "Features":
         """Dual-llm (CaMeL) planning, with the chosen classifiers (threshold 0.5) and blockers."""
         return cls._build(
             "dual-llm",

@@ -1,6 +1,8 @@
 """The ``X-Policy`` header: policy code, mode and presets."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: pydantic would then compile and evaluate every
+# field annotation from its text when the class is created, which is most of what these models
+# cost at `import sequrity_openai` (benchmarks/RESULTS.md). Methods returning the class quote it.
 
 from collections.abc import Iterable
 from typing import Any, Literal
@@ -111,7 +113,7 @@ class Policy(HeaderModel):
         branching_meta_policy_producers: Iterable[str] | None = None,
         branching_meta_policy_tags: Iterable[str] | None = None,
         branching_meta_policy_consumers: Iterable[str] | None = None,
-    ) -> Policy:
+    ) -> "Policy":
         """A dual-llm policy: the code plus the full presets block."""
         branching = BranchingMetaPolicy(
             mode=branching_meta_policy_mode,
@@ -144,7 +146,7 @@ class Policy(HeaderModel):
         default_allow: bool = True,
         enable_llm_blocked_tag: bool = True,
         llm_blocked_tag_enforcement_level: EnforcementLevel = "hard",
-    ) -> Policy:
+    ) -> "Policy":
         """A single-llm policy: no auto-generation and no non-executable memory."""
         # The dual-llm shape with those two off; the dual-llm-only presets keep their defaults.
         return cls.dual_llm(

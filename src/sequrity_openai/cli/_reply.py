@@ -19,7 +19,8 @@ from .._anthropic import create_anthropic_client
 from .._client import create_client
 from .._extras import require
 from .._provider_keys import for_api
-from .._results import DOCUMENT_FIELD, collect_stream
+from .._results import collect_stream
+from .._sessions import DOCUMENT_FIELD
 from .._settings import Settings
 from ._options import client_arguments
 from ._progress import Progress
