@@ -35,6 +35,8 @@ from ._routes import ROUTE_MARK
 from ._sessions import TOOL_RESULT_IN_BODY, current_scope
 
 _SESSION_HEADER = "x-session-id"
+# What a response's body is read for (the sync and async hooks differ only in that read).
+_NOTHING, _SURFACE, _PRESENT = 0, 1, 2
 _ROUTE_MARK = ROUTE_MARK.encode()
 _ACCOUNT_HEADERS = (b"openai-organization", b"openai-project")
 
@@ -174,34 +176,36 @@ class Guard:
     # -- responses -----------------------------------------------------------------------------
 
     def on_response(self, response: Any) -> None:
-        request = response.request
-        target = self._target(request.url)
-        if target is None:
-            return
-        status = response.status_code
-        if status >= 400:
+        target, action = self._step(response, is_async=False)
+        if target is not None and action:
             response.read()
-            self._surface(response, target)
-        elif status >= 300:
-            _refuse_other_origin(response, target.redirect_error)
-        elif self._answer(response, request, target, is_async=False):
-            response.read()
-            _present_read(response, request)
+            self._after_read(response, target, action)
 
     async def aon_response(self, response: Any) -> None:
+        target, action = self._step(response, is_async=True)
+        if target is not None and action:
+            await response.aread()
+            self._after_read(response, target, action)
+
+    def _step(self, response: Any, *, is_async: bool) -> tuple[_Target | None, int]:
+        """Everything before the body is read; the action says what the body is read for."""
         request = response.request
         target = self._target(request.url)
         if target is None:
-            return
+            return None, _NOTHING
         status = response.status_code
         if status >= 400:
-            await response.aread()
-            self._surface(response, target)
-        elif status >= 300:
+            return target, _SURFACE
+        if status >= 300:
             _refuse_other_origin(response, target.redirect_error)
-        elif self._answer(response, request, target, is_async=True):
-            await response.aread()
-            _present_read(response, request)
+            return target, _NOTHING
+        return target, _PRESENT if self._answer(response, request, target, is_async=is_async) else _NOTHING
+
+    def _after_read(self, response: Any, target: _Target, action: int) -> None:
+        if action == _SURFACE:
+            self._surface(response, target)
+        else:
+            _present_read(response, response.request)
 
     def _answer(self, response: Any, request: Any, target: _Target, *, is_async: bool) -> bool:
         """Session capture, and the event-stream wrapper; True when a JSON body is to be read

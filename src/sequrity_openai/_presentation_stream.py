@@ -261,30 +261,15 @@ def stream_classes(module: Any) -> tuple[type[Any], type[Any]]:
 
     class Sync(module.SyncByteStream):  # type: ignore[misc]
         def __init__(self, inner: Any, secrets: list[str], rewriter: Any, decoder: Any) -> None:
-            self._inner, self._secrets, self._rewriter, self._decoder = inner, secrets, rewriter, decoder
-            self._needles = _scrub.event_needles(tuple(secrets))
+            self._inner, self._pipe = inner, _Pipe(secrets, rewriter, decoder)
 
         def __iter__(self) -> Iterator[bytes]:
-            pending, rewriter, decoder = b"", self._rewriter, self._decoder
-            secrets, needles = self._secrets, self._needles
+            pipe = self._pipe
             for data in self._inner:
-                if decoder is not None:
-                    data = decoder.decompress(data)
-                if pending:
-                    data, pending = pending + data, b""
-                if not data.endswith(b"\n"):  # servers send whole events: this is rare
-                    cut = data.rfind(b"\n") + 1
-                    data, pending = data[:cut], data[cut:]
-                    if not data:
-                        continue
-                done = data if needles.search(data) is None else _scrub.clean_event_lines(data, secrets)
-                if rewriter is not None:
-                    done = rewriter.feed(done)
-                    if rewriter.passing:
-                        rewriter = None  # it holds nothing more: see _Events.feed
+                done = pipe.feed(data)
                 if done:
                     yield done
-            tail = _tail(pending, secrets, needles, rewriter)
+            tail = pipe.tail()
             if tail:
                 yield tail
 
@@ -293,30 +278,15 @@ def stream_classes(module: Any) -> tuple[type[Any], type[Any]]:
 
     class Async(module.AsyncByteStream):  # type: ignore[misc]
         def __init__(self, inner: Any, secrets: list[str], rewriter: Any, decoder: Any) -> None:
-            self._inner, self._secrets, self._rewriter, self._decoder = inner, secrets, rewriter, decoder
-            self._needles = _scrub.event_needles(tuple(secrets))
+            self._inner, self._pipe = inner, _Pipe(secrets, rewriter, decoder)
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
-            pending, rewriter, decoder = b"", self._rewriter, self._decoder
-            secrets, needles = self._secrets, self._needles
+            pipe = self._pipe
             async for data in self._inner:
-                if decoder is not None:
-                    data = decoder.decompress(data)
-                if pending:
-                    data, pending = pending + data, b""
-                if not data.endswith(b"\n"):  # servers send whole events: this is rare
-                    cut = data.rfind(b"\n") + 1
-                    data, pending = data[:cut], data[cut:]
-                    if not data:
-                        continue
-                done = data if needles.search(data) is None else _scrub.clean_event_lines(data, secrets)
-                if rewriter is not None:
-                    done = rewriter.feed(done)
-                    if rewriter.passing:
-                        rewriter = None
+                done = pipe.feed(data)
                 if done:
                     yield done
-            tail = _tail(pending, secrets, needles, rewriter)
+            tail = pipe.tail()
             if tail:
                 yield tail
 
@@ -326,12 +296,41 @@ def stream_classes(module: Any) -> tuple[type[Any], type[Any]]:
     return Sync, Async
 
 
-def _tail(pending: bytes, secrets: list[str], needles: Any, rewriter: _Events | None) -> bytes:
-    # What is left after the last line break: cleaned, then given to the rewriter to finish.
-    out = _scrub.clean_event_chunk(pending, secrets, needles) if pending else b""
-    if rewriter is None:
-        return out
-    return (rewriter.feed(out) if out else b"") + rewriter.close()
+class _Pipe:
+    """What every chunk of a Sequrity event stream goes through, sync or async alike."""
+
+    __slots__ = ("_decoder", "_needles", "_pending", "_rewriter", "_secrets")
+
+    def __init__(self, secrets: list[str], rewriter: _Events | None, decoder: Any) -> None:
+        self._secrets, self._rewriter, self._decoder = secrets, rewriter, decoder
+        self._needles = _scrub.event_needles(tuple(secrets))
+        self._pending = b""
+
+    def feed(self, data: bytes) -> bytes:
+        if self._decoder is not None:
+            data = self._decoder.decompress(data)
+        if self._pending:
+            data, self._pending = self._pending + data, b""
+        if not data.endswith(b"\n"):  # servers send whole events: this is rare
+            cut = data.rfind(b"\n") + 1
+            data, self._pending = data[:cut], data[cut:]
+            if not data:
+                return b""
+        done = data if self._needles.search(data) is None else _scrub.clean_event_lines(data, self._secrets)
+        rewriter = self._rewriter
+        if rewriter is not None:
+            done = rewriter.feed(done)
+            if rewriter.passing:
+                self._rewriter = None  # it holds nothing more: see _Events.feed
+        return done
+
+    def tail(self) -> bytes:
+        # What is left after the last line break: cleaned, then given to the rewriter to finish.
+        pending = self._pending
+        out = _scrub.clean_event_chunk(pending, self._secrets, self._needles) if pending else b""
+        if self._rewriter is None:
+            return out
+        return (self._rewriter.feed(out) if out else b"") + self._rewriter.close()
 
 
 def choose(current: bool | None, *, raw: bool) -> bool:
