@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from helpers.live import LIVE_KEY
+from helpers.sdks import LOOP, Sdk, sdk_params
 
 SEQURITY_ENV = (
     "SEQURITY_API_KEY",
@@ -47,3 +50,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def fake_sequrity_options() -> dict[str, Any]:
     # The fake's answers must satisfy the SDK's own schemas, not only its lenient parsing.
     return {"client_options": {"_strict_response_validation": True}}
+
+
+@pytest.fixture(params=["sync", "async"])
+def flavour(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``"sync"`` or ``"async"``; an async test runs on one event loop (``helpers.sdks.run``)."""
+    loop = asyncio.new_event_loop()
+    LOOP[:] = [loop]
+    yield str(request.param)
+    loop.close()
+
+
+@pytest.fixture(params=sdk_params())
+def sdk(request: pytest.FixtureRequest) -> Sdk:
+    """Each SDK a factory serves: openai, and anthropic where it is installed."""
+    return request.param  # type: ignore[no-any-return]

@@ -7,36 +7,20 @@ guarantee applies (``create_client`` with openai, ``create_anthropic_client`` wi
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import sequrity_openai as sq
 from helpers.raw import RawHttp, Seen
-from helpers.sdks import Sdk, anthropic_sdk, sdk_params
+from helpers.sdks import Sdk, anthropic_sdk, run
 
 SQ_KEY = "sq-bodies-secret-0123456789abcdef"
 LLM_KEY = "sk-provider-bodies-secret-fedcba98"
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 ECHO = f"bearer {SQ_KEY} and provider key {LLM_KEY}"
-_LOOP: list[asyncio.AbstractEventLoop] = []
-
-
-@pytest.fixture(params=["sync", "async"])
-def flavour(request: pytest.FixtureRequest) -> Iterator[str]:
-    loop = asyncio.new_event_loop()
-    _LOOP[:] = [loop]
-    yield str(request.param)
-    loop.close()
-
-
-@pytest.fixture(params=sdk_params())
-def sdk(request: pytest.FixtureRequest) -> Sdk:
-    return request.param  # type: ignore[no-any-return]
 
 
 def failure(
@@ -65,7 +49,7 @@ def failure(
                         async for _ in result:
                             pass
 
-                _LOOP[0].run_until_complete(go())
+                run(go())
         except sdk.module.APIError as exc:
             return exc
     raise AssertionError(f"expected an {sdk.name}.APIError")

@@ -12,7 +12,7 @@ import json
 import logging
 import ssl
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import trustme
 
 import sequrity_openai as sq
 from helpers.raw import RawHttp, Seen
-from helpers.sdks import OPENAI, Sdk, anthropic_sdk, sdk_params
+from helpers.sdks import OPENAI, Sdk, anthropic_sdk, run
 
 SQ_KEY = "sq-transport-secret-0123456789abcdef"
 LLM_KEY = "sk-provider-transport-secret-fedcba98"
@@ -52,27 +52,6 @@ def ok(session: str | None = None) -> Callable[[Seen], tuple[int, list[tuple[byt
 
 _ANTHROPIC = anthropic_sdk()
 ANTHROPIC_BODY = _ANTHROPIC.answer_body() if _ANTHROPIC is not None else b""
-
-
-_LOOP: list[asyncio.AbstractEventLoop] = []
-
-
-@pytest.fixture(params=["sync", "async"])
-def flavour(request: pytest.FixtureRequest) -> Iterator[str]:
-    # One event loop per test, so an async client's connections outlive a single call.
-    loop = asyncio.new_event_loop()
-    _LOOP[:] = [loop]
-    yield str(request.param)
-    loop.close()
-
-
-@pytest.fixture(params=sdk_params())
-def sdk(request: pytest.FixtureRequest) -> Sdk:
-    return request.param  # type: ignore[no-any-return]
-
-
-def run(awaitable: Any) -> Any:
-    return _LOOP[0].run_until_complete(awaitable)
 
 
 _SDK: list[Sdk] = [OPENAI]

@@ -8,6 +8,7 @@ it reads from the environment by itself.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 from dataclasses import dataclass
@@ -18,6 +19,14 @@ import openai
 import sequrity_openai as sq
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
+# The event loop of the running test (set by the ``flavour`` fixture in tests/conftest.py), so an
+# async client's connections outlive a single call.
+LOOP: list[asyncio.AbstractEventLoop] = []
+
+
+def run(awaitable: Any) -> Any:
+    """Run ``awaitable`` on the test's event loop."""
+    return LOOP[0].run_until_complete(awaitable)
 
 
 @dataclass(frozen=True)
