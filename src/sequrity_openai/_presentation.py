@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import json
+import json.scanner
+import re
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, Final
 
@@ -37,9 +39,14 @@ _DOCUMENT_MARK: Final = b'\\"status\\"'
 _COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _FIELD_KEY: Final = f'"{DOCUMENT_FIELD}"'.encode()
 _CONTENT_KEY: Final = b'"content"'
-_BLANKS: Final = (b" ", b"\t", b"\r", b"\n")
-# The json module's own string scanner (C): decodes the one string token at an offset.
+# After the key: the colon and the opening quote of a string value, JSON blanks around it.
+_STRING_VALUE: Final = re.compile(rb'[ \t\r\n]*:[ \t\r\n]*"')
+_BLANK_RUN: Final = re.compile(r"[ \t\r\n]*")
+# The json module's own scanners (C): one string token at an offset, one value at an offset.
+# Called directly, they cost no Python frame (json.loads costs three) on the hot path.
 _scanstring: Final[Callable[[str, int], tuple[str, int]]] = json.decoder.scanstring  # type: ignore[attr-defined]
+_scan_value: Final[Callable[[str, int], tuple[Any, int]]] = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+_json_string: Final[Callable[[str], str]] = json.encoder.encode_basestring
 
 
 @functools.lru_cache(maxsize=64)
@@ -89,19 +96,29 @@ def _compact(value: Any) -> str:
     return value if isinstance(value, str) else _COMPACT.encode(value)
 
 
+def _document(text: str) -> Any:
+    """``json.loads(text)`` when ``text`` holds one JSON object (surrounding blanks allowed),
+    else ``None``."""
+    start = 0 if text[:1] == "{" else _BLANK_RUN.match(text).end()  # type: ignore[union-attr]
+    if text[start : start + 1] != "{":
+        return None
+    try:
+        document, end = _scan_value(text, start)
+    except (StopIteration, ValueError, RecursionError):
+        return None
+    if end != len(text) and _BLANK_RUN.match(text, end).end() != len(text):  # type: ignore[union-attr]
+        return None  # more after the object: not a document
+    return document
+
+
 def unwrap(text: str) -> tuple[str | None, str | None] | None:
     """``(content, refusal)`` for a dual-llm document; ``None`` when ``text`` is not one.
 
     Success: the final value (a string as it is, any other JSON value as compact JSON).
     Failure: no content, and the service's explanation as the refusal.
     """
-    if not text.lstrip().startswith("{"):
-        return None
-    try:
-        document = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(document, dict):
+    document = _document(text)
+    if document is None:
         return None
     status = document.get("status")
     if status == "success":
@@ -180,38 +197,37 @@ def _splice(raw: bytes) -> bytes | None:
 
     Inside a JSON text every quote within a string is escaped, so an unescaped ``"content"``
     can only be a key: when it occurs exactly once, its string value is the content of the
-    one message (the other bodies go through :func:`present_chat_completion`).
+    one message (the other bodies go through :func:`present_chat_completion`). This runs on
+    every dual-llm answer, so it is written flat, with C scanners only.
     """
     key = raw.find(_CONTENT_KEY)
-    if key < 0 or raw.find(_CONTENT_KEY, key + 1) >= 0 or _FIELD_KEY in raw:
+    if key < 0:
         return None
-    colon = key + len(_CONTENT_KEY)
-    while raw[colon : colon + 1] in _BLANKS:
-        colon += 1
-    start = colon + 1
-    while raw[start : start + 1] in _BLANKS:
-        start += 1
-    if raw[colon : colon + 1] != b":" or raw[start : start + 1] != b'"':
-        return None
-    try:
-        text = raw.decode()
-        # Character offsets equal byte offsets up to here only for ASCII; otherwise the general path.
-        if len(text) != len(raw):
+    start = key + len(_CONTENT_KEY) + 1  # the opening quote, in a compact body
+    if raw[start - 1 : start + 1] != b':"':
+        value = _STRING_VALUE.match(raw, key + len(_CONTENT_KEY))
+        if value is None:
             return None
-        document, end = _scanstring(text, start + 1)
+        start = value.end() - 1
+    try:
+        # ASCII, so that character offsets are byte offsets; otherwise the general path.
+        document, end = _scanstring(raw.decode("ascii"), start + 1)
     except (UnicodeDecodeError, ValueError):
         return None
-    presented = unwrap(document)
-    if presented is None or presented[1] is not None or presented[0] is None:
+    # Neither key can be inside the string (its quotes are escaped): the rest is searched.
+    if raw.find(_CONTENT_KEY, end) >= 0 or _FIELD_KEY in raw[:key] or raw.find(_FIELD_KEY, end) >= 0:
         return None
-    value = json.dumps(presented[0], ensure_ascii=False).encode()
-    return b"".join((raw[:start], value, b",", _FIELD_KEY, b":", raw[start:end], raw[end:]))
+    parsed = _document(document)
+    if parsed is None or parsed.get("status") != "success":
+        return None  # not a document, or a denial: the general path
+    final = parsed.get("final_return_value")
+    final = final.get("value") if isinstance(final, dict) else None
+    content = _json_string(final if isinstance(final, str) else _COMPACT.encode(final)).encode()
+    return b"".join((raw[:start], content, b",", _FIELD_KEY, b":", raw[start:end], raw[end:]))
 
 
 def present_body(raw: bytes, *, responses: bool) -> bytes | None:
     """The rewritten JSON body, or ``None`` when there is nothing to rewrite."""
-    if _DOCUMENT_MARK not in raw:
-        return None
     if not responses:
         # The usual answer: one message whose content is a success document. Its value is put
         # in place in the bytes as they came (decoding and re-encoding the whole body would
@@ -219,6 +235,8 @@ def present_body(raw: bytes, *, responses: bool) -> bytes | None:
         spliced = _splice(raw)
         if spliced is not None:
             return spliced
+    if _DOCUMENT_MARK not in raw:
+        return None
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from . import _scrub
 from ._exceptions import ConfigurationError
-from ._presentation import DOCUMENT_FIELD, is_responses, present_output_message, present_response, unwrap
+from ._presentation import DOCUMENT_FIELD, present_output_message, present_response, unwrap
 
 __all__ = ["ChatEvents", "ResponseEvents", "choose", "decompressor", "rewriter", "stream_classes"]
 
@@ -243,9 +243,9 @@ def decompressor(encoding: bytes) -> Any:
     return zlib.decompressobj(47) if encoding in (b"gzip", b"x-gzip", b"deflate") else False
 
 
-def rewriter(raw_path: bytes) -> ChatEvents | ResponseEvents:
-    """The event rewriter for a presented event stream of the API at ``raw_path``."""
-    return ResponseEvents() if is_responses(raw_path) else ChatEvents()
+def rewriter(responses: bool) -> ChatEvents | ResponseEvents:
+    """The event rewriter for a presented event stream of the Responses API or of chat."""
+    return ResponseEvents() if responses else ChatEvents()
 
 
 @functools.lru_cache(maxsize=4)
