@@ -30,7 +30,7 @@ from . import _http, _presentation_stream, _scrub
 from ._ambient import OPENAI, Ambient
 from ._exceptions import RedirectRefusedError
 from ._headers import valid_session_id
-from ._presentation import is_responses, present_body, presents
+from ._presentation import CHAT, NOT_PRESENTED, RESPONSES, present_body, presentation
 from ._routes import ROUTE_MARK
 from ._sessions import TOOL_RESULT_IN_BODY, current_scope
 from ._targets import Origin, Target, origin_of, sent_headers
@@ -38,7 +38,7 @@ from ._targets import Origin, Target, origin_of, sent_headers
 _SESSION_HEADER = "x-session-id"
 # What a response's body is read for (the sync and async hooks differ only in that read):
 # presenting a chat completion or a Responses answer, or surfacing an error body.
-_NOTHING, _PRESENT_CHAT, _PRESENT_RESPONSES, _SURFACE = 0, 1, 2, 3
+_NOTHING, _PRESENT_CHAT, _PRESENT_RESPONSES, _SURFACE = NOT_PRESENTED, CHAT, RESPONSES, 3
 _ROUTE_MARK = ROUTE_MARK.encode()
 # What the request hook decided, kept on the request for the response hook: (target, whether
 # the path is a Sequrity route, the presentation action, the X-Session-ID the caller named).
@@ -105,8 +105,8 @@ class Guard:
                 scope = current_scope.get()
                 if scope is not None and scope.id is not None and not _carries_session(request):
                     headers["X-Session-ID"] = scope.id
-            if self.presenting and presents(sent, raw_path):
-                present = _PRESENT_RESPONSES if is_responses(raw_path) else _PRESENT_CHAT
+            if self.presenting:
+                present = presentation(sent, raw_path)
         setattr(request, _PLAN, (target, routed, present, named))
 
     async def aon_request(self, request: Any) -> None:

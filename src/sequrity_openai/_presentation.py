@@ -6,7 +6,7 @@ and hangs them on the HTTP client. The wire document stays on the object the SDK
 ``sq.parse_result()`` reads exactly what the service sent.
 
 Whether a response is rewritten is decided from the request alone, never from the content
-(a single-llm model can be made to print a document): see :func:`presents`.
+(a single-llm model can be made to print a document): see :func:`presentation`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ __all__ = [
     "present_chat_completion",
     "present_output_message",
     "present_response",
-    "presents",
+    "presentation",
     "unwrap",
 ]
 
@@ -49,43 +49,50 @@ _scan_value: Final[Callable[[str, int], tuple[Any, int]]] = json.scanner.make_sc
 _json_string: Final[Callable[[str], str]] = json.encoder.encode_basestring
 
 
-@functools.lru_cache(maxsize=64)
-def _features_say_dual(header: bytes) -> bool:
-    try:
-        features = json.loads(header)
-    except ValueError:
-        return False
-    return isinstance(features, dict) and features.get("agent_arch") == "dual-llm"
+#: What :func:`presentation` answers: not presented, a chat completion, a Responses answer.
+NOT_PRESENTED: Final = 0
+CHAT: Final = 1
+RESPONSES: Final = 2
 
 
-@functools.lru_cache(maxsize=64)
-def _config_strips(header: bytes) -> bool:
-    try:
-        config = json.loads(header)
-    except ValueError:
-        return False
-    response_format = config.get("response_format") if isinstance(config, dict) else None
-    return isinstance(response_format, dict) and response_format.get("strip_response_content") is True
+def presentation(sent: Mapping[bytes, bytes], raw_path: bytes) -> int:
+    """How the answer to a request is presented (:data:`NOT_PRESENTED`, :data:`CHAT` or
+    :data:`RESPONSES`), from the request's header values by lower-case name (``sent``) and its
+    path: never from the answer's content.
 
-
-def presents(sent: Mapping[bytes, bytes], raw_path: bytes) -> bool:
-    """Whether the answer to a request is a dual-llm document this package presents, from the
-    request's header values by lower-case name (``sent``) and its path.
-
-    True when the request asked for dual-llm (``X-Features`` with ``agent_arch: dual-llm``,
-    or the ``lang-graph`` endpoint, which is always dual-llm), unless its ``X-Config`` asks
-    for ``strip_response_content`` (the content is then already the bare value). A request
-    without ``X-Features`` runs whatever preset the server keeps for the key, which the client
-    cannot know: its answers are left as they are.
+    Presented when the request asked for dual-llm (``X-Features`` with ``agent_arch:
+    dual-llm``, or the ``lang-graph`` endpoint, which is always dual-llm), unless its
+    ``X-Config`` asks for ``strip_response_content`` (the content is then already the bare
+    value). A request without ``X-Features`` runs whatever preset the server keeps for the key,
+    which the client cannot know: its answers are left as they are.
     """
-    features = sent.get(b"x-features")
+    return _decide(sent.get(b"x-features"), sent.get(b"x-config"), raw_path)
+
+
+# One C-level lookup per request: a client sends the same few header values again and again.
+@functools.lru_cache(maxsize=256)
+def _decide(features: bytes | None, config: bytes | None, raw_path: bytes) -> int:
     if features is None:
         if _LANG_GRAPH not in raw_path:
-            return False
-    elif not _features_say_dual(features):
+            return NOT_PRESENTED
+    elif not _json_object_says(features, "agent_arch", "dual-llm"):
+        return NOT_PRESENTED
+    if config is not None and b"strip_response_content" in config:
+        try:
+            response_format = json.loads(config).get("response_format")
+        except (ValueError, AttributeError, RecursionError):
+            response_format = None
+        if isinstance(response_format, dict) and response_format.get("strip_response_content") is True:
+            return NOT_PRESENTED
+    return RESPONSES if is_responses(raw_path) else CHAT
+
+
+def _json_object_says(raw: bytes, key: str, value: str) -> bool:
+    try:
+        decoded = json.loads(raw)
+    except (ValueError, RecursionError):
         return False
-    config = sent.get(b"x-config")
-    return config is None or b"strip_response_content" not in config or not _config_strips(config)
+    return isinstance(decoded, dict) and decoded.get(key) == value
 
 
 def is_responses(raw_path: bytes) -> bool:

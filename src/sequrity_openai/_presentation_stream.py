@@ -1,7 +1,7 @@
 """Present dual-llm answers on the wire: rewrite answers as the SDK reads them.
 
 The guard's response hook (``_hooks``) decides, once per answer, from the request alone
-(``_presentation.presents``), and uses what is here: a JSON body is read and rewritten whole
+(``_presentation.presentation``), and uses what is here: a JSON body is read and rewritten whole
 (the SDK reads all of it anyway; ``_presentation.present_body``); an event stream passes one
 byte stream wrapper (:func:`stream_classes`) that also cleans it, rewritten event by event. In
 a chat stream only the content deltas of an answer that starts like a document are held back
