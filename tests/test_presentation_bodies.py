@@ -52,6 +52,11 @@ SHAPES: dict[str, tuple[bytes, list[str | None]]] = {
         json.dumps({**_completion([_message(DOC)]), "logprobs_extra": {"content": "x"}}).encode(),
         ["Paris"],
     ),
+    # Another key ending in content" (some providers send reasoning_content).
+    "reasoning_content beside the content": (
+        json.dumps(_completion([{**_message(DOC), "reasoning_content": "thought"}])).encode(),
+        ["Paris"],
+    ),
     "object value": (
         json.dumps(_completion([_message(_document({"a": [1, "é"]}))])).encode(),
         ['{"a":[1,"é"]}'],

@@ -39,6 +39,8 @@ _DOCUMENT_MARK: Final = b'\\"status\\"'
 _COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _FIELD_KEY: Final = f'"{DOCUMENT_FIELD}"'.encode()
 _CONTENT_KEY: Final = b'"content"'
+_KEY_END: Final = b'content"'
+assert _FIELD_KEY.endswith(_KEY_END)
 # After the key: the colon and the opening quote of a string value, JSON blanks around it.
 _STRING_VALUE: Final = re.compile(rb'[ \t\r\n]*:[ \t\r\n]*"')
 _BLANK_RUN: Final = re.compile(r"[ \t\r\n]*")
@@ -221,8 +223,10 @@ def _splice(raw: bytes) -> bytes | None:
         document, end = _scanstring(raw.decode("ascii"), start + 1)
     except (UnicodeDecodeError, ValueError):
         return None
-    # Neither key can be inside the string (its quotes are escaped): the rest is searched.
-    if raw.find(_CONTENT_KEY, end) >= 0 or _FIELD_KEY in raw[:key] or raw.find(_FIELD_KEY, end) >= 0:
+    # No other "content" key and no DOCUMENT_FIELD key: both end in content" (found in no
+    # string, whose quotes are escaped), so one count covers both (a rarer key or value that
+    # ends so, say "reasoning_content", only sends the body the general way).
+    if raw.count(_KEY_END) != 1:
         return None
     parsed = _document(document)
     if parsed is None or parsed.get("status") != "success":
