@@ -21,23 +21,42 @@ from . import _scrub
 from ._exceptions import ConfigurationError
 from ._presentation import DOCUMENT_FIELD, present_output_message, present_response, unwrap
 
+_worth_cleaning: Final = _scrub.worth_cleaning
+
 __all__ = ["ChatEvents", "ResponseEvents", "choose", "decompressor", "rewriter", "stream_classes"]
 
-_SEPARATORS: Final = (b"\n\n", b"\r\n\r\n")
 
-
-def _split_event(buffer: bytes) -> int:
-    """The end (separator included) of the first complete event in ``buffer``, or -1."""
-    ends = [(i, len(s)) for s in _SEPARATORS if (i := buffer.find(s)) >= 0]
-    if not ends:
-        return -1
-    index, size = min(ends)
-    return index + size
+def _split_event(buffer: bytes, start: int) -> int:
+    """The end (separator included) of the first complete event in ``buffer`` from ``start``,
+    or -1. A CRLF separator is looked for only before the first LF one (the two never
+    overlap), so a buffer holding many events is not searched to its end for each."""
+    lf = buffer.find(b"\n\n", start)
+    crlf = buffer.find(b"\r\n\r\n", start, len(buffer) if lf < 0 else lf + 4)
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return crlf + 4
+    return lf + 2 if lf >= 0 else -1
 
 
 def _data(event: bytes) -> bytes | None:
     lines = [line[5:].strip() for line in event.splitlines() if line.startswith(b"data:")]
     return b"\n".join(lines) if lines else None
+
+
+# An unescaped "content":" can only be a key with a string value (quotes inside strings are
+# escaped): in a chat chunk, a delta's content.
+_CONTENT_STRING: Final = b'"content":"'
+# After the opening quote, what a document's first character could be (or its escaped form,
+# or the closing quote of an empty content).
+_MAYBE_DOCUMENT: Final = frozenset(b'{"\\ \t\r\n')
+
+
+def _starts_plain_content(data: bytes) -> bool:
+    """Whether the event ``data`` holds a content string that cannot begin a document."""
+    at = data.find(_CONTENT_STRING)
+    if at < 0:
+        return False
+    at += len(_CONTENT_STRING)
+    return at < len(data) and data[at] not in _MAYBE_DOCUMENT
 
 
 def _encode(payload: dict[str, Any], event: str | None = None) -> bytes:
@@ -55,14 +74,17 @@ class _Events:
     def feed(self, data: bytes) -> bytes:
         if self.passing:
             return data
-        self._buffer += data
+        buffer = self._buffer + data if self._buffer else data
         out: list[bytes] = []
-        while not self.passing and (end := _split_event(self._buffer)) >= 0:
-            event, self._buffer = self._buffer[:end], self._buffer[end:]
-            out.append(self._event(event))
+        start = 0
+        while not self.passing and (end := _split_event(buffer, start)) >= 0:
+            out.append(self._event(buffer[start:end]))
+            start = end
+        rest = buffer[start:] if start else buffer
         if self.passing:
-            out.append(self._buffer)
-            self._buffer = b""
+            out.append(rest)
+            rest = b""
+        self._buffer = rest
         return b"".join(out)
 
     def close(self) -> bytes:
@@ -98,6 +120,11 @@ class ChatEvents(_Events):
             return event
         if data == b"[DONE]":
             return self._flush() + event
+        if not self._text and _starts_plain_content(data):
+            # The first content of the answer starts with neither "{" nor a blank: not a
+            # document, whatever else the event holds. Known without parsing it.
+            self._held.append(event)
+            return self._give_up()
         try:
             chunk = json.loads(data)
             choices = chunk["choices"]
@@ -316,7 +343,7 @@ class _Pipe:
             data, self._pending = data[:cut], data[cut:]
             if not data:
                 return b""
-        done = data if self._needles.search(data) is None else _scrub.clean_event_lines(data, self._secrets)
+        done = _scrub.clean_event_lines(data, self._secrets) if _worth_cleaning(data, self._needles) else data
         rewriter = self._rewriter
         if rewriter is not None:
             done = rewriter.feed(done)
