@@ -104,7 +104,7 @@ class Guard:
             if named is None and target.sessions:
                 scope = current_scope.get()
                 if scope is not None and scope.id is not None and not _carries_session(request):
-                    headers["X-Session-ID"] = scope.id
+                    _add_session_header(headers, scope.id)
             if self.presenting:
                 present = presentation(sent, raw_path)
         setattr(request, _PLAN, (target, routed, present, named))
@@ -217,6 +217,16 @@ def _secrets(sent: dict[bytes, bytes], target: Target) -> list[str]:
         found.add(auth[7:].strip())
     found.add(sent.get(b"x-api-key", b"").decode("latin-1"))
     return [s for s in found if len(s) >= 4]
+
+
+def _add_session_header(headers: Any, session_id: str) -> None:
+    # Known to be absent, and a valid id is printable ASCII: appended to the header list as
+    # httpx / httpx2 keep it, without Headers.__setitem__'s search for an existing one (an id
+    # set on the scope by hand takes the general way, as before).
+    try:
+        headers._list.append((b"X-Session-ID", b"x-session-id", session_id.encode("ascii")))
+    except (AttributeError, UnicodeEncodeError):
+        headers["X-Session-ID"] = session_id
 
 
 def _carries_session(request: Any) -> bool:
