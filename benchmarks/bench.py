@@ -170,12 +170,21 @@ class Group:
     def ratio(self, key: str, *, cpu: bool = False) -> float:
         return statistics.median(self.ratios(self.variant(key), cpu=cpu))
 
-    def ratio_ci(self, key: str, resamples: int = 1000) -> tuple[float, float]:
+    def ratio_ci(self, key: str) -> tuple[float, float]:
         """95 % bootstrap interval of the median per-round ratio."""
-        ratios = self.ratios(self.variant(key))
-        rng = random.Random(7)
-        medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples))
-        return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
+        return _median_ci(self.ratios(self.variant(key)))
+
+    def added(self, key: str, without: str) -> list[float]:
+        """Per round, what ``key`` costs over ``without`` as a share of the baseline's time:
+        ((key) - (without)) / (a), paired within the round."""
+        mine, other, base = self.variant(key).values, self.variant(without).values, self.baseline.values
+        return [(m - o) / b for m, o, b in zip(mine, other, base, strict=True) if b > 0]
+
+
+def _median_ci(values: list[float], resamples: int = 1000) -> tuple[float, float]:
+    rng = random.Random(7)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples))
+    return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
 Sample = float | tuple[float, float]  # wall, or (wall, cpu)
@@ -300,11 +309,11 @@ class Setup:
             "max_retries": 0,
         }
 
-    def adapter(self) -> openai.OpenAI:
-        return sq.create_client(**self.sq_args())
+    def adapter(self, *, raw: bool = False) -> openai.OpenAI:
+        return sq.create_client(**self.sq_args(), raw_dual_llm_content=raw)
 
-    def adapter_async(self) -> openai.AsyncOpenAI:
-        return sq.create_async_client(**self.sq_args())
+    def adapter_async(self, *, raw: bool = False) -> openai.AsyncOpenAI:
+        return sq.create_async_client(**self.sq_args(), raw_dual_llm_content=raw)
 
     def _control(self) -> ControlConfig:
         return ControlConfig(
@@ -326,7 +335,12 @@ REQUEST_VARIANTS = [
     ("b", "(b) sq.create_client, dual-llm"),
     ("c", "(c) sq.create_client in sq.session()"),
     ("d", "(d) official sequrity client"),
+    ("e", "(e) sq.create_client, raw_dual_llm_content=True: the guard alone"),
+    ("f", "(f) (e) in sq.session()"),
 ]
+# (b) and (c) present the dual-llm value (issue 12) on top of the guard (issue 9); (e) and (f)
+# are the same clients keeping the raw document, so the guard's cost and the presentation's
+# are each read off one run: (e) / (a) and ((b) - (e)) / (a).
 
 
 # --------------------------------------------------------------------------- (a)-(d) sync
@@ -334,7 +348,8 @@ REQUEST_VARIANTS = [
 
 def bench_sync(setup: Setup, plan: Plan) -> Group:
     stock, adapter, official = setup.stock(), setup.adapter(), setup.official()
-    scope = sq.session()  # one conversation, kept across rounds
+    guard_only = setup.adapter(raw=True)
+    scope, guard_scope = sq.session(), sq.session()  # one conversation each, kept across rounds
     n = plan.sync_per_round
 
     def loop(call: Callable[[], object]) -> Callable[[], Sample]:
@@ -348,9 +363,12 @@ def bench_sync(setup: Setup, plan: Plan) -> Group:
 
         return measure
 
-    def in_session() -> Sample:
-        with scope:
-            return loop(lambda: adapter.chat.completions.create(model=MODEL, messages=MESSAGES))()
+    def in_session(client: openai.OpenAI, scope: sq.Session) -> Callable[[], Sample]:
+        def measure() -> Sample:
+            with scope:
+                return loop(lambda: client.chat.completions.create(model=MODEL, messages=MESSAGES))()
+
+        return measure
 
     group = Group(
         "sync", "Sync chat completion, per request", "us", 1e6, [Variant(k, t) for k, t in REQUEST_VARIANTS]
@@ -361,14 +379,15 @@ def bench_sync(setup: Setup, plan: Plan) -> Group:
         {
             "a": loop(lambda: stock.chat.completions.create(model=MODEL, messages=MESSAGES)),
             "b": loop(lambda: adapter.chat.completions.create(model=MODEL, messages=MESSAGES)),
-            "c": in_session,
+            "c": in_session(adapter, scope),
             "d": loop(lambda: official.control.chat.create(messages=MESSAGES, model=MODEL)),
+            "e": loop(lambda: guard_only.chat.completions.create(model=MODEL, messages=MESSAGES)),
+            "f": in_session(guard_only, guard_scope),
         },
     )
-    assert scope.id is not None, "the session scope never picked up X-Session-ID"
-    stock.close()
-    adapter.close()
-    official.close()
+    assert scope.id is not None and guard_scope.id is not None, "a session scope never picked up X-Session-ID"
+    for client in (stock, adapter, official, guard_only):
+        client.close()
     return group
 
 
@@ -381,6 +400,8 @@ def bench_async(setup: Setup, plan: Plan) -> Group:
         ("b", "(b) sq.create_async_client, dual-llm"),
         ("c", "(c) ... one sq.session() per task"),
         ("d", "(d) official AsyncSequrityClient"),
+        ("e", "(e) sq.create_async_client, raw_dual_llm_content=True: the guard alone"),
+        ("f", "(f) (e), one sq.session() per task"),
     ]
     group = Group(
         "async",
@@ -392,14 +413,15 @@ def bench_async(setup: Setup, plan: Plan) -> Group:
 
     async def main() -> None:
         stock, adapter, official = setup.stock_async(), setup.adapter_async(), setup.official_async()
-        # One conversation per worker, kept across rounds (as a chat server would keep them).
-        scopes = [sq.session() for _ in range(CONCURRENCY)]
+        guard_only = setup.adapter_async(raw=True)
+        # One conversation per worker and client, kept across rounds (as a chat server would).
+        scopes = {client: [sq.session() for _ in range(CONCURRENCY)] for client in ("c", "f")}
         k = plan.async_per_worker
 
-        async def batch(call: Callable[[], Any], scoped: bool) -> tuple[float, float]:
+        async def batch(call: Callable[[], Any], scoped: str | None) -> tuple[float, float]:
             async def worker(i: int) -> None:
                 if scoped:
-                    async with scopes[i]:
+                    async with scopes[scoped][i]:
                         for _ in range(k):
                             await call()
                 else:
@@ -412,11 +434,13 @@ def bench_async(setup: Setup, plan: Plan) -> Group:
             done = CONCURRENCY * k
             return (time.perf_counter() - wall) / done, (time.process_time() - cpu) / done
 
-        calls: dict[str, tuple[Callable[[], Any], bool]] = {
-            "a": (lambda: stock.chat.completions.create(model=MODEL, messages=MESSAGES), False),
-            "b": (lambda: adapter.chat.completions.create(model=MODEL, messages=MESSAGES), False),
-            "c": (lambda: adapter.chat.completions.create(model=MODEL, messages=MESSAGES), True),
-            "d": (lambda: official.control.chat.create(messages=MESSAGES, model=MODEL), False),
+        calls: dict[str, tuple[Callable[[], Any], str | None]] = {
+            "a": (lambda: stock.chat.completions.create(model=MODEL, messages=MESSAGES), None),
+            "b": (lambda: adapter.chat.completions.create(model=MODEL, messages=MESSAGES), None),
+            "c": (lambda: adapter.chat.completions.create(model=MODEL, messages=MESSAGES), "c"),
+            "d": (lambda: official.control.chat.create(messages=MESSAGES, model=MODEL), None),
+            "e": (lambda: guard_only.chat.completions.create(model=MODEL, messages=MESSAGES), None),
+            "f": (lambda: guard_only.chat.completions.create(model=MODEL, messages=MESSAGES), "f"),
         }
         keys = [v.key for v in group.variants]
         for key in keys:
@@ -427,10 +451,9 @@ def bench_async(setup: Setup, plan: Plan) -> Group:
                 wall, cpu = await batch(*calls[key])
                 group.variant(key).values.append(wall)
                 group.variant(key).cpu.append(cpu)
-        assert all(s.id is not None for s in scopes), "a task's session scope never picked up its id"
-        await stock.close()
-        await adapter.close()
-        await official.close()
+        assert all(s.id is not None for group in scopes.values() for s in group), "a scope never got its id"
+        for client in (stock, adapter, official, guard_only):
+            await client.close()
 
     asyncio.run(main())
     return group
@@ -441,7 +464,8 @@ def bench_async(setup: Setup, plan: Plan) -> Group:
 
 def bench_stream(setup: Setup, plan: Plan) -> tuple[Group, Group]:
     stock, adapter, official = setup.stock(), setup.adapter(), setup.official()
-    scope = sq.session()
+    guard_only = setup.adapter(raw=True)
+    scope, guard_scope = sq.session(), sq.session()
     first = Group(
         "ttfc", "Streaming: time to first chunk", "us", 1e6, [Variant(k, t) for k, t in REQUEST_VARIANTS]
     )
@@ -462,11 +486,14 @@ def bench_stream(setup: Setup, plan: Plan) -> tuple[Group, Group]:
                     ttfc = time.perf_counter() - start
         return ttfc, time.perf_counter() - start
 
-    def with_scope() -> tuple[float, float]:
-        with scope:
-            return consume(
-                lambda: adapter.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
-            )
+    def with_scope(client: openai.OpenAI, scope: sq.Session) -> Callable[[], tuple[float, float]]:
+        def run() -> tuple[float, float]:
+            with scope:
+                return consume(
+                    lambda: client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+                )
+
+        return run
 
     runners: dict[str, Callable[[], tuple[float, float]]] = {
         "a": lambda: consume(
@@ -475,10 +502,14 @@ def bench_stream(setup: Setup, plan: Plan) -> tuple[Group, Group]:
         "b": lambda: consume(
             lambda: adapter.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
         ),
-        "c": with_scope,
+        "c": with_scope(adapter, scope),
         "d": lambda: consume(
             lambda: official.control.chat.create(messages=MESSAGES, model=MODEL, stream=True)
         ),
+        "e": lambda: consume(
+            lambda: guard_only.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        ),
+        "f": with_scope(guard_only, guard_scope),
     }
     keys = list(runners)
     for key in keys:
@@ -490,9 +521,8 @@ def bench_stream(setup: Setup, plan: Plan) -> tuple[Group, Group]:
             samples = [runners[key]() for _ in range(plan.stream_per_round)]
             first.variant(key).values.append(statistics.median(s[0] for s in samples))
             full.variant(key).values.append(statistics.median(s[1] for s in samples))
-    stock.close()
-    adapter.close()
-    official.close()
+    for client in (stock, adapter, official, guard_only):
+        client.close()
     return first, full
 
 
@@ -841,35 +871,47 @@ class Target:
     met: bool
 
 
+_PER_REQUEST = (
+    ("sync", "sync"),
+    ("async", f"async, {CONCURRENCY} concurrent"),
+    ("ttfc", "streaming, time to first chunk"),
+    ("stream", "streaming, whole stream"),
+)
+
+
 def targets(groups: dict[str, Group], memory: tuple[MemoryResult, MemoryResult]) -> list[Target]:
     ours, stock = memory
     out = []
-    for key, title in (("sync", "sync"), ("async", f"async, {CONCURRENCY} concurrent")):
+
+    def ratio_row(g: Group, key: str, title: str, goal: str, limit: float) -> Target:
+        r = g.ratio(key)
+        lo, hi = g.ratio_ci(key)
+        cpu = f"; client CPU {g.ratio(key, cpu=True):.3f}" if g.baseline.cpu else ""
+        return Target(f"{title}: {key} / a", goal, f"{r:.3f} (95 % CI {lo:.3f}-{hi:.3f}{cpu})", r <= limit)
+
+    # Issue 9: the guard alone, with and without a session scope.
+    for key, title in _PER_REQUEST:
+        for v in ("e", "f"):
+            out.append(ratio_row(groups[key], v, f"the guard, {title}", "<= 1.02", 1.02))
+    # Issue 12: what presenting the value adds, as a share of the stock client's time.
+    for key, title in _PER_REQUEST:
         g = groups[key]
-        for v in g.variants[1:3]:
-            r = g.ratio(v.key)
-            lo, hi = g.ratio_ci(v.key)
+        for with_it, without in (("b", "e"), ("c", "f")):
+            added = g.added(with_it, without)
+            share = statistics.median(added)
+            lo, hi = _median_ci(added)
             out.append(
                 Target(
-                    f"per-request time {v.key} / a, {title}",
-                    "<= 1.02",
-                    f"{r:.3f} (95 % CI {lo:.3f}-{hi:.3f}; client CPU {g.ratio(v.key, cpu=True):.3f})",
-                    r <= 1.02,
+                    f"presenting the dual-llm value, {title}: ({with_it} - {without}) / a",
+                    "<= 2 %",
+                    f"{share * 100:+.1f} % (95 % CI {lo * 100:+.1f} to {hi * 100:+.1f} %)",
+                    share <= 0.02,
                 )
             )
-    for key, title in (("ttfc", "streaming, time to first chunk"), ("stream", "streaming, whole stream")):
-        g = groups[key]
-        for v in g.variants[1:3]:
-            r = g.ratio(v.key)
-            lo, hi = g.ratio_ci(v.key)
-            out.append(
-                Target(
-                    f"per-request time {v.key} / a, {title}",
-                    "<= 1.02",
-                    f"{r:.3f} (95 % CI {lo:.3f}-{hi:.3f})",
-                    r <= 1.02,
-                )
-            )
+    # Both together: the dual-llm default, against the two budgets added up.
+    for key, title in _PER_REQUEST:
+        for v in ("b", "c"):
+            out.append(ratio_row(groups[key], v, f"guard and presentation, {title}", "<= 1.04 (both)", 1.04))
     imp = groups["import"]
     base, inc = imp.baseline.median, imp.variant("c").median
     out.append(
@@ -1057,8 +1099,8 @@ def chart(groups: dict[str, Group], memory: tuple[MemoryResult, MemoryResult], p
     import matplotlib.pyplot as plt
 
     keys = ["sync", "async", "ttfc", "stream", "construct", "import"]
-    fig, axes = plt.subplots(4, 2, figsize=(15, 17))
-    colors = {"a": "#7f7f7f", "b": "#1f77b4", "c": "#2ca02c", "d": "#ff7f0e", "e": "#9467bd"}
+    fig, axes = plt.subplots(4, 2, figsize=(15, 19))
+    colors = {"a": "#7f7f7f", "b": "#1f77b4", "c": "#2ca02c", "d": "#ff7f0e", "e": "#9467bd", "f": "#8c564b"}
     for ax, key in zip(axes.flat, keys, strict=False):
         g = groups[key]
         meds = [v.median * g.scale for v in g.variants]
@@ -1084,7 +1126,7 @@ def chart(groups: dict[str, Group], memory: tuple[MemoryResult, MemoryResult], p
     ys = list(range(len(values)))
     ratio_ax.barh(ys, values, xerr=[low_err, high_err], color=[colors[lbl[-1]] for lbl in labels], capsize=2)
     ratio_ax.axvline(1.0, color="black", linewidth=0.8)
-    ratio_ax.axvline(1.02, color="red", linestyle="--", linewidth=0.8, label="target 1.02 (b, c)")
+    ratio_ax.axvline(1.02, color="red", linestyle="--", linewidth=0.8, label="target 1.02 (the guard: e, f)")
     ratio_ax.set_yticks(ys, labels, fontsize=8)
     ratio_ax.invert_yaxis()
     ratio_ax.set_title("Per-round time ratio vs (a) (median, p10-p90)", fontsize=9)

@@ -21,8 +21,6 @@ from . import _scrub
 from ._exceptions import ConfigurationError
 from ._presentation import DOCUMENT_FIELD, present_output_message, present_response, unwrap
 
-_worth_cleaning: Final = _scrub.worth_cleaning
-
 __all__ = ["ChatEvents", "ResponseEvents", "choose", "decompressor", "rewriter", "stream_classes"]
 
 
@@ -343,13 +341,16 @@ class _Pipe:
             data, self._pending = data[:cut], data[cut:]
             if not data:
                 return b""
-        done = _scrub.clean_event_lines(data, self._secrets) if _worth_cleaning(data, self._needles) else data
+        for needle in self._needles:  # _scrub.worth_cleaning, inline: this runs per chunk
+            if needle in data:
+                data = _scrub.clean_event_lines(data, self._secrets)
+                break
         rewriter = self._rewriter
         if rewriter is not None:
-            done = rewriter.feed(done)
+            data = rewriter.feed(data)
             if rewriter.passing:
                 self._rewriter = None  # it holds nothing more: see _Events.feed
-        return done
+        return data
 
     def tail(self) -> bytes:
         # What is left after the last line break: cleaned, then given to the rewriter to finish.
