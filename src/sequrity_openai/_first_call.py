@@ -111,30 +111,38 @@ def _gated_sync(send: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _gated_async(send: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    async def send_in_turn(request: Any, **kwargs: Any) -> Any:
+    # A plain function returning the awaitable: without a gate to pass, the caller awaits the
+    # client's own send directly (no coroutine of ours in between).
+    def send_in_turn(request: Any, **kwargs: Any) -> Awaitable[Any]:
         scope = current_scope.get()
         if scope is None or scope.id is not None or not starts_session(request):
-            return await send(request, **kwargs)
-        loop = asyncio.get_running_loop()
-        while True:
-            lead, entry = _claim(scope, lambda: (loop, loop.create_future()), blocking=False)
-            if lead is not None:
-                try:
-                    return await send(request, **kwargs)
-                finally:
-                    _release(scope, lead)
-            if entry is None:
-                return await send(request, **kwargs)
-            try:
-                await entry[1]
-            except BaseException:
-                with _lock:
-                    for gate in _gates.values():
-                        if entry in gate.waiters:
-                            gate.waiters.remove(entry)
-                raise
+            return send(request, **kwargs)
+        return _send_in_turn(send, scope, request, kwargs)
 
     return send_in_turn
+
+
+async def _send_in_turn(
+    send: Callable[..., Awaitable[Any]], scope: Session, request: Any, kwargs: dict[str, Any]
+) -> Any:
+    loop = asyncio.get_running_loop()
+    while True:
+        lead, entry = _claim(scope, lambda: (loop, loop.create_future()), blocking=False)
+        if lead is not None:
+            try:
+                return await send(request, **kwargs)
+            finally:
+                _release(scope, lead)
+        if entry is None:
+            return await send(request, **kwargs)
+        try:
+            await entry[1]
+        except BaseException:
+            with _lock:
+                for gate in _gates.values():
+                    if entry in gate.waiters:
+                        gate.waiters.remove(entry)
+            raise
 
 
 def install(http_client: Any, *, is_async: bool) -> None:

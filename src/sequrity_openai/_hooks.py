@@ -24,7 +24,8 @@ The hooks never raise anything of their own, except the redirect refusal.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import Awaitable, Generator
+from typing import Any, Final
 
 from . import _http, _presentation_stream, _scrub
 from ._ambient import OPENAI, Ambient
@@ -43,6 +44,18 @@ _ROUTE_MARK = ROUTE_MARK.encode()
 # What the request hook decided, kept on the request for the response hook: (target, whether
 # the path is a Sequrity route, the presentation action, the X-Session-ID the caller named).
 _PLAN = "_sequrity_plan"
+
+
+class _Done:
+    """An awaitable that is already done (what an async hook returns when it has no I/O)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return iter(())  # type: ignore[return-value]  # an iterator is all await needs
+
+
+_DONE: Final = _Done()
 
 
 class Guard:
@@ -109,8 +122,11 @@ class Guard:
                 present = presentation(sent, raw_path)
         setattr(request, _PLAN, (target, routed, present, named))
 
-    async def aon_request(self, request: Any) -> None:
+    def aon_request(self, request: Any) -> Awaitable[None]:
+        # httpx awaits what an async client's hook returns: an awaitable that is already done
+        # spares a coroutine per request.
         self.on_request(request)
+        return _DONE
 
     # -- responses -----------------------------------------------------------------------------
 
@@ -120,11 +136,13 @@ class Guard:
             response.read()
             self._after_read(response, action)
 
-    async def aon_response(self, response: Any) -> None:
+    def aon_response(self, response: Any) -> Awaitable[None]:
         action = self._step(response)
-        if action:
-            await response.aread()
-            self._after_read(response, action)
+        return self._aread_then(response, action) if action else _DONE
+
+    async def _aread_then(self, response: Any, action: int) -> None:
+        await response.aread()
+        self._after_read(response, action)
 
     def _plan(self, request: Any) -> tuple[Target, bool, int, bytes | None] | None:
         """What the request hook decided about ``request`` (decided here for a request it did
