@@ -12,7 +12,7 @@ from pytest_httpserver import HTTPServer
 
 import sequrity_openai as sq
 from helpers.payloads import completion, offer
-from sequrity_openai._presentation_stream import ChatEvents
+from sequrity_openai._stream_events import ChatEvents
 from sequrity_openai.testing import FakeSequrity, default_denial
 
 USER = [{"role": "user", "content": "go"}]
@@ -263,3 +263,66 @@ def test_responses_value_refusal_and_stream(fake_sequrity: FakeSequrity) -> None
     assert sq.parse_result(streamed).value == "streamed"
     assert "response.refusal.done" in kinds and "response.output_text.delta" not in kinds
     assert refused.output[0].content[0].type == "refusal"
+
+
+def _compact_chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    # Compact JSON, as the service sends it: the opening chunk is then held unparsed.
+    body = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    body["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish}]
+    return b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
+
+
+_OPENING = _compact_chunk({"role": "assistant", "content": ""})
+_DONE = b"data: [DONE]\n\n"
+_PASS_THROUGH = {
+    "plain text": [_OPENING, _compact_chunk({"content": "hello"}), _compact_chunk({}, "stop"), _DONE],
+    "tool call": [
+        _OPENING,
+        _compact_chunk({"tool_calls": [{"index": 0, "id": "t", "function": {"name": "f", "arguments": ""}}]}),
+        _compact_chunk({}, "tool_calls"),
+        _DONE,
+    ],
+    "empty answer, finished in the opening chunk": [
+        _compact_chunk({"role": "assistant", "content": ""}, "stop"),
+        _DONE,
+    ],
+    "a comment before the first content": [
+        _OPENING,
+        b": keep-alive\n\n",
+        _compact_chunk({"content": "hi"}),
+        _DONE,
+    ],
+}
+
+
+@pytest.mark.parametrize("cut", [1, 13, 10_000])
+@pytest.mark.parametrize("name", sorted(_PASS_THROUGH))
+def test_streams_that_are_not_documents_pass_unchanged(name: str, cut: int) -> None:
+    events = _PASS_THROUGH[name]
+    wire = b"".join(events)
+    rewriter = ChatEvents()
+    out = b"".join(rewriter.feed(wire[i : i + cut]) for i in range(0, len(wire), cut)) + rewriter.close()
+    # The same events; a comment may overtake the held opening chunk, nothing else moves.
+    assert sorted(out.split(b"\n\n")) == sorted(wire.split(b"\n\n"))
+    if name != "a comment before the first content":
+        assert out == wire
+
+
+@pytest.mark.parametrize("cut", [1, 13, 10_000])
+@pytest.mark.parametrize(
+    ("raw", "content", "refusal"), [(document("Paris"), "Paris", None), (document(error="no"), None, "no")]
+)
+def test_compact_document_streams_are_presented(
+    raw: str, content: str | None, refusal: str | None, cut: int
+) -> None:
+    wire = _OPENING + b"".join(_compact_chunk({"content": raw[i : i + 7]}) for i in range(0, len(raw), 7))
+    wire += _compact_chunk({}, "stop") + _DONE
+    rewriter = ChatEvents()
+    out = b"".join(rewriter.feed(wire[i : i + cut]) for i in range(0, len(wire), cut)) + rewriter.close()
+    chunks = [json.loads(e[6:]) for e in out.split(b"\n\n") if e.startswith(b"data: {")]
+    deltas = [c["choices"][0]["delta"] for c in chunks]
+    # A refusal does not open with an empty content delta.
+    assert deltas[0] == {"role": "assistant", "content": "" if refusal is None else None}
+    assert deltas[1]["content"] == content and deltas[1].get("refusal") == refusal
+    assert deltas[1]["sequrity_content"] == raw
+    assert len(deltas) == 3 and deltas[2] == {}
