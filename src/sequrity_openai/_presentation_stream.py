@@ -21,6 +21,8 @@ from . import _scrub
 from ._exceptions import ConfigurationError
 from ._stream_events import ChatEvents, Events, ResponseEvents
 
+_ERROR_MARK = _scrub.ERROR_MARK
+
 __all__ = ["choose", "decompressor", "rewriter", "stream_classes"]
 
 
@@ -46,9 +48,10 @@ def stream_classes(module: Any) -> tuple[type[Any], type[Any]]:
 
     One wrapper does everything a chunk needs, so a chunk passes one generator: decoded (when
     presenting a compressed stream), cleaned by complete lines (error events made fit to show,
-    keys redacted: a key may straddle two chunks, so an incomplete line waits for the next),
-    then, while a dual-llm answer is presented, rewritten event by event. Once the rewriter
-    knows the answer is not a document it is dropped, and a chunk costs one search.
+    keys redacted in them: an error event may straddle two chunks, so an incomplete line waits
+    for the next), then, while a dual-llm answer is presented, rewritten event by event. Once
+    the rewriter knows the answer is not a document it is dropped, and a chunk costs one
+    search.
     """
 
     class Sync(module.SyncByteStream):  # type: ignore[misc]
@@ -91,11 +94,10 @@ def stream_classes(module: Any) -> tuple[type[Any], type[Any]]:
 class _Pipe:
     """What every chunk of a Sequrity event stream goes through, sync or async alike."""
 
-    __slots__ = ("_decoder", "_needles", "_pending", "_rewriter", "_secrets")
+    __slots__ = ("_decoder", "_pending", "_rewriter", "_secrets")
 
     def __init__(self, secrets: list[str], rewriter: Events | None, decoder: Any) -> None:
         self._secrets, self._rewriter, self._decoder = secrets, rewriter, decoder
-        self._needles = _scrub.event_needles(tuple(secrets))
         self._pending = b""
 
     def feed(self, data: bytes) -> bytes:
@@ -108,10 +110,8 @@ class _Pipe:
             data, self._pending = data[:cut], data[cut:]
             if not data:
                 return b""
-        for needle in self._needles:  # _scrub.worth_cleaning, inline: this runs per chunk
-            if needle in data:
-                data = _scrub.clean_event_lines(data, self._secrets)
-                break
+        if _ERROR_MARK in data:  # one search per chunk, the only work on most of them
+            data = _scrub.clean_event_lines(data, self._secrets)
         rewriter = self._rewriter
         if rewriter is not None:
             data = rewriter.feed(data)
@@ -122,7 +122,7 @@ class _Pipe:
     def tail(self) -> bytes:
         # What is left after the last line break: cleaned, then given to the rewriter to finish.
         pending = self._pending
-        out = _scrub.clean_event_chunk(pending, self._secrets, self._needles) if pending else b""
+        out = _scrub.clean_event_chunk(pending, self._secrets) if pending else b""
         if self._rewriter is None:
             return out
         return (self._rewriter.feed(out) if out else b"") + self._rewriter.close()
