@@ -103,7 +103,10 @@ class Guard:
     def on_request(self, request: Any) -> None:
         # The path of every request: kept short, since each call costs here (see benchmarks/).
         url = request.url
-        target = self._target(url)
+        try:  # _target, its usual case inline
+            target = self._parsed.get(url._uri_reference[:4]) or self._target(url)
+        except (AttributeError, TypeError):
+            target = self._target(url)
         if target is None:
             return
         headers = request.headers
@@ -120,7 +123,7 @@ class Guard:
                     _add_session_header(headers, scope.id)
             if self.presenting:
                 present = presentation(sent, raw_path)
-        setattr(request, _PLAN, (target, routed, present, named))
+        request._sequrity_plan = (target, routed, present, named)  # see _PLAN
 
     def aon_request(self, request: Any) -> Awaitable[None]:
         # httpx awaits what an async client's hook returns: an awaitable that is already done
@@ -159,7 +162,7 @@ class Guard:
 
     def _step(self, response: Any) -> int:
         """Everything before the body is read; the action says what the body is read for."""
-        plan = getattr(response.request, _PLAN, None) or self._plan(response.request)
+        plan = response.request.__dict__.get(_PLAN) or self._plan(response.request)
         if plan is None:
             return _NOTHING
         target, routed, present, named = plan
