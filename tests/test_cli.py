@@ -27,6 +27,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 import sequrity_openai as sq
+from helpers.processes import AS_IN_A_TERMINAL
 from sequrity_openai import cli
 from sequrity_openai.cli._output import configuration_hint
 from sequrity_openai.testing import FakeSequrity, RecordedRequest, default_denial
@@ -82,7 +83,9 @@ MODULE = [sys.executable, "-m", "sequrity_openai"]
 
 
 def _spawn(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **AS_IN_A_TERMINAL
+    )
 
 
 def _collect(proc: subprocess.Popen[str]) -> Run:

@@ -28,6 +28,7 @@ import openai
 import pytest
 
 import sequrity_openai as sq
+from helpers.processes import AS_IN_A_TERMINAL
 from sequrity_openai._policies._check import grammar_available as sq_grammar_available
 from sequrity_openai.testing import FakeSequrity, default_denial
 
@@ -64,6 +65,7 @@ def _start(argv: Sequence[str], env: Mapping[str, str], **kwargs: object) -> sub
         stdout=kwargs.pop("stdout", subprocess.PIPE),  # type: ignore[arg-type]
         stderr=kwargs.pop("stderr", subprocess.PIPE),  # type: ignore[arg-type]
         text=True,
+        **AS_IN_A_TERMINAL,
     )
 
 
