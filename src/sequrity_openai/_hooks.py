@@ -33,7 +33,7 @@ from ._exceptions import RedirectRefusedError
 from ._headers import valid_session_id
 from ._presentation import CHAT, NOT_PRESENTED, RESPONSES, present_body, presentation
 from ._routes import ROUTE_MARK
-from ._sessions import TOOL_RESULT_IN_BODY, current_scope
+from ._sessions import TOOL_RESULT_IN_BODY, Session, current_scope
 from ._targets import Origin, Target, origin_of, sent_headers
 
 _SESSION_HEADER = "x-session-id"
@@ -89,13 +89,13 @@ class Guard:
         sessions: bool,
         ambient: Ambient = OPENAI,
     ) -> None:
+        url = self._module.URL(root)
         target = self.targets.setdefault(
-            origin_of(self._module.URL(root)),
-            Target(sessions=sessions, redirect_error=ambient.redirect_error),
+            origin_of(url), Target(sessions=sessions, redirect_error=ambient.redirect_error)
         )
         target.register(ambient, api_key, llm_api_key, account)
         with contextlib.suppress(AttributeError, TypeError):
-            self._parsed[self._module.URL(root)._uri_reference[:4]] = target
+            self._parsed[url._uri_reference[:4]] = target
         _scrub.KNOWN_SECRETS.update(target.secrets)
 
     # -- requests ------------------------------------------------------------------------------
@@ -103,10 +103,7 @@ class Guard:
     def on_request(self, request: Any) -> None:
         # The path of every request: kept short, since each call costs here (see benchmarks/).
         url = request.url
-        try:  # _target, its usual case inline
-            target = self._parsed.get(url._uri_reference[:4]) or self._target(url)
-        except (AttributeError, TypeError):
-            target = self._target(url)
+        target = self._target(url)
         if target is None:
             return
         headers = request.headers
@@ -123,7 +120,7 @@ class Guard:
                     _add_session_header(headers, scope.id)
             if self.presenting:
                 present = presentation(sent, raw_path)
-        request._sequrity_plan = (target, routed, present, named)  # see _PLAN
+        request.__dict__[_PLAN] = (target, routed, present, named)
 
     def aon_request(self, request: Any) -> Awaitable[None]:
         # httpx awaits what an async client's hook returns: an awaitable that is already done
@@ -150,19 +147,19 @@ class Guard:
     def _plan(self, request: Any) -> tuple[Target, bool, int, bytes | None] | None:
         """What the request hook decided about ``request`` (decided here for a request it did
         not see: nothing presented, since its headers were not checked)."""
-        plan = getattr(request, _PLAN, None)
+        plan: tuple[Target, bool, int, bytes | None] | None = request.__dict__.get(_PLAN)
         if plan is None:
             target = self._target(request.url)
             if target is None:
                 return None
             named = sent_headers(request.headers).get(b"x-session-id")
             plan = (target, _ROUTE_MARK in request.url.raw_path, _NOTHING, named)
-            setattr(request, _PLAN, plan)
+            request.__dict__[_PLAN] = plan
         return plan
 
     def _step(self, response: Any) -> int:
         """Everything before the body is read; the action says what the body is read for."""
-        plan = response.request.__dict__.get(_PLAN) or self._plan(response.request)
+        plan = self._plan(response.request)
         if plan is None:
             return _NOTHING
         target, routed, present, named = plan
@@ -177,8 +174,9 @@ class Guard:
         got = sent_headers(response.headers)
         if target.sessions:
             raw_id = got.get(b"x-session-id")
-            if raw_id and current_scope.get() is not None:
-                _capture(raw_id, named)
+            scope = current_scope.get()
+            if raw_id and scope is not None:
+                _capture(scope, raw_id, named)
         if got.get(b"content-type", b"").startswith(b"text/event-stream"):
             self._wrap_stream(response, target, present, got)
             return _NOTHING
@@ -189,7 +187,7 @@ class Guard:
 
     def _after_read(self, response: Any, action: int) -> None:
         if action == _SURFACE:
-            self._surface(response, getattr(response.request, _PLAN)[0])
+            self._surface(response, response.request.__dict__[_PLAN][0])
             return
         # A dual-llm JSON answer, read whole (and decoded): the value in its place.
         presented = present_body(response.content, responses=action == _PRESENT_RESPONSES)
@@ -269,12 +267,9 @@ def starts_session(request: Any) -> bool:
     )
 
 
-def _capture(raw_id: bytes, named: bytes | None) -> None:
-    """Adopt the session id a 2xx answer named (``raw_id``) in the current scope, unless the
-    call named its own session (``named``)."""
-    scope = current_scope.get()
-    if scope is None:
-        return
+def _capture(scope: Session, raw_id: bytes, named: bytes | None) -> None:
+    """Adopt the session id a 2xx answer named (``raw_id``) in ``scope``, unless the call
+    named its own session (``named``)."""
     new_id = raw_id.decode("latin-1")
     if new_id == scope.id:
         return
