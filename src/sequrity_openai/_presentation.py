@@ -77,24 +77,22 @@ def _decide(features: bytes | None, config: bytes | None, raw_path: bytes) -> in
     if features is None:
         if _LANG_GRAPH not in raw_path:
             return NOT_PRESENTED
-    elif not _json_object_says(features, "agent_arch", "dual-llm"):
+    elif _member(features, "agent_arch") != "dual-llm":
         return NOT_PRESENTED
     if config is not None and b"strip_response_content" in config:
-        try:
-            response_format = json.loads(config).get("response_format")
-        except (ValueError, AttributeError, RecursionError):
-            response_format = None
+        response_format = _member(config, "response_format")
         if isinstance(response_format, dict) and response_format.get("strip_response_content") is True:
             return NOT_PRESENTED
     return RESPONSES if is_responses(raw_path) else CHAT
 
 
-def _json_object_says(raw: bytes, key: str, value: str) -> bool:
+def _member(raw: bytes, key: str) -> Any:
+    """``key`` of the JSON object ``raw`` (a header value), or ``None``."""
     try:
         decoded = json.loads(raw)
     except (ValueError, RecursionError):
-        return False
-    return isinstance(decoded, dict) and decoded.get(key) == value
+        return None
+    return decoded.get(key) if isinstance(decoded, dict) else None
 
 
 def is_responses(raw_path: bytes) -> bool:
@@ -103,6 +101,13 @@ def is_responses(raw_path: bytes) -> bool:
 
 def _compact(value: Any) -> str:
     return value if isinstance(value, str) else _COMPACT.encode(value)
+
+
+def _final_value(document: dict[str, Any]) -> str:
+    """A success document's final value as content: a string as it is, any other JSON value
+    as compact JSON."""
+    final = document.get("final_return_value")
+    return _compact(final.get("value") if isinstance(final, dict) else None)
 
 
 def _document(text: str) -> Any:
@@ -131,8 +136,7 @@ def unwrap(text: str) -> tuple[str | None, str | None] | None:
         return None
     status = document.get("status")
     if status == "success":
-        final = document.get("final_return_value")
-        return _compact(final.get("value") if isinstance(final, dict) else None), None
+        return _final_value(document), None
     if status == "failure":
         # Denials are rare: the result reader loads with the first one (or with sq.parse_result).
         from ._results import parse_result
@@ -231,9 +235,7 @@ def _splice(raw: bytes) -> bytes | None:
     parsed = _document(document)
     if parsed is None or parsed.get("status") != "success":
         return None  # not a document, or a denial: the general path
-    final = parsed.get("final_return_value")
-    final = final.get("value") if isinstance(final, dict) else None
-    content = _json_string(final if isinstance(final, str) else _COMPACT.encode(final)).encode()
+    content = _json_string(_final_value(parsed)).encode()
     return b"".join((raw[:start], content, b",", _FIELD_KEY, b":", raw[start:end], raw[end:]))
 
 
