@@ -346,6 +346,11 @@ REQUEST_VARIANTS = [
 # --------------------------------------------------------------------------- (a)-(d) sync
 
 
+def _request_group(key: str, title: str) -> Group:
+    """A group of the request variants (a)-(f), in microseconds."""
+    return Group(key, title, "us", 1e6, [Variant(k, t) for k, t in REQUEST_VARIANTS])
+
+
 def bench_sync(setup: Setup, plan: Plan) -> Group:
     stock, adapter, official = setup.stock(), setup.adapter(), setup.official()
     guard_only = setup.adapter(raw=True)
@@ -370,9 +375,7 @@ def bench_sync(setup: Setup, plan: Plan) -> Group:
 
         return measure
 
-    group = Group(
-        "sync", "Sync chat completion, per request", "us", 1e6, [Variant(k, t) for k, t in REQUEST_VARIANTS]
-    )
+    group = _request_group("sync", "Sync chat completion, per request")
     _run_rounds(
         group,
         plan.sync_rounds,
@@ -471,26 +474,12 @@ def bench_stream(setup: Setup, plan: Plan) -> tuple[Group, Group, Group]:
     stock, adapter, official = setup.stock(), setup.adapter(), setup.official()
     guard_only = setup.adapter(raw=True)
     scope, guard_scope = sq.session(), sq.session()
-    first = Group(
-        "ttfc", "Streaming: time to first chunk", "us", 1e6, [Variant(k, t) for k, t in REQUEST_VARIANTS]
-    )
+    first = _request_group("ttfc", "Streaming: time to first chunk")
     # The first chunk with text: what a reader sees first. A presenting client releases the
     # opening chunk (role, empty content) together with it, since a refusal must not open with
     # an empty content; its time to the first chunk is then its time to the first content.
-    first_text = Group(
-        "ttft",
-        "Streaming: time to first content",
-        "us",
-        1e6,
-        [Variant(k, t) for k, t in REQUEST_VARIANTS],
-    )
-    full = Group(
-        "stream",
-        "Streaming: whole stream (20 chunks)",
-        "us",
-        1e6,
-        [Variant(k, t) for k, t in REQUEST_VARIANTS],
-    )
+    first_text = _request_group("ttft", "Streaming: time to first content")
+    full = _request_group("stream", "Streaming: whole stream (20 chunks)")
 
     def consume(open_stream: Callable[[], Any]) -> tuple[float, float, float]:
         start = time.perf_counter()
