@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from helpers.docs_site import built_site  # noqa: F401 - a fixture, shared by the docs tests
 from helpers.live import LIVE_KEY
 from helpers.sdks import LOOP, Sdk, sdk_params
 
