@@ -18,6 +18,7 @@ import pytest
 
 import sequrity_openai as sq
 from helpers.servers import SessionServer
+from helpers.threads import run_threads
 
 ASYNC_CONVERSATIONS = 200
 THREADS = 50
@@ -103,25 +104,6 @@ async def test_concurrent_async_conversations_share_one_client(server: SessionSe
         await asyncio.gather(*(async_conversation(client, tag, n, scopes) for n, tag in enumerate(tags)))
     assert sq.current_session() is None
     check_no_cross_talk(server, scopes, turns=3)
-
-
-def run_threads(target: Any, count: int) -> None:
-    errors: list[BaseException] = []
-
-    def guarded(n: int) -> None:
-        try:
-            target(n)
-        except BaseException as exc:  # re-raised in the main thread below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=guarded, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not any(t.is_alive() for t in threads)
-    if errors:
-        raise errors[0]
 
 
 @pytest.mark.parametrize("shared_client", [True, False], ids=["one-client", "client-per-thread"])

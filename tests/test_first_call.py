@@ -10,6 +10,7 @@ import openai
 import pytest
 
 import sequrity_openai as sq
+from helpers.threads import run_threads
 from sequrity_openai import _first_call
 from sequrity_openai.testing import FakeSequrity
 
@@ -51,23 +52,16 @@ def test_fifty_concurrent_first_calls_in_threads_share_one_session(fake_sequrity
     client = fake_sequrity.client(max_retries=0)
     scope = sq.session()
     start = threading.Barrier(CALLS)
-    errors: list[BaseException] = []
 
     def call(i: int) -> None:
-        try:
-            with scope:
-                start.wait()
-                client.chat.completions.create(model="m", messages=user(f"t{i}"))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        with scope:
+            start.wait()
+            client.chat.completions.create(model="m", messages=user(f"t{i}"))
 
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(CALLS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    client.close()
-    assert errors == []
+    try:
+        run_threads(call, CALLS)  # raises the first error of any thread
+    finally:
+        client.close()
     check_one_session(fake_sequrity, scope, answered=CALLS)
 
 
