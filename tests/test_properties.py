@@ -1,4 +1,5 @@
-"""Property tests: header models round-trip, and no environment string breaks configuration.
+"""Property tests: header models round-trip, no environment string breaks configuration, and
+the guard's fast path passes only requests its cleaning would leave alone.
 
 The model strategies are derived from the models' own fields (types, literals, bounds), so a
 field added later is covered without touching this file.
@@ -328,3 +329,71 @@ def test_create_client_from_any_environment_string_builds_or_raises_configuratio
             return
         assert isinstance(client, openai.OpenAI)
         client.close()
+
+
+# --------------------------------------------------------------------------- the guard's fast path
+
+_SQ_KEY = "sq-property-key-0123456789"
+_AMBIENT_KEY = "sk-ambient-key-0123456789"
+_HEADER_CHOICES = {
+    "authorization": [None, f"Bearer {_SQ_KEY}", f"Bearer {_AMBIENT_KEY}", "Bearer other", "Basic abc"],
+    "openai-organization": [None, "org-given", "org-ambient"],
+    "openai-project": [None, "proj-given", "proj-ambient"],
+    "x-corp": [None, "token", "other"],
+}
+
+
+@pytest.mark.parametrize("given_account", [False, True])
+@pytest.mark.parametrize("custom_at_construction", [False, True])
+@pytest.mark.parametrize(
+    "custom_now", [None, "", "X-Corp: token", "Authorization: Bearer other\nX-Corp: other"]
+)
+@pytest.mark.parametrize("api_key_var", [False, True])
+def test_a_request_the_fast_path_passes_is_one_cleaning_leaves_alone(
+    monkeypatch: pytest.MonkeyPatch,
+    given_account: bool,
+    custom_at_construction: bool,
+    custom_now: str | None,
+    api_key_var: bool,
+) -> None:
+    # The guard skips Target.clean when Target.untouched says it would change nothing: that
+    # must hold for every mix of given and ambient headers (each one once, or repeated, in two
+    # orders) in each environment.
+    import itertools
+
+    from sequrity_openai._ambient import OPENAI as OPENAI_AMBIENT
+    from sequrity_openai._http import sdk_module
+    from sequrity_openai._targets import Target, header_names, sent_headers
+
+    account = {"OpenAI-Organization": "org-given", "OpenAI-Project": "proj-given"} if given_account else {}
+    monkeypatch.delenv("OPENAI_CUSTOM_HEADERS", raising=False)
+    if custom_at_construction:
+        monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "X-Corp: token")
+    target = Target()
+    target.register(OPENAI_AMBIENT, _SQ_KEY, None, account)
+    monkeypatch.delenv("OPENAI_CUSTOM_HEADERS", raising=False)
+    if custom_now is not None:
+        monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", custom_now)
+    if api_key_var:
+        monkeypatch.setenv("OPENAI_API_KEY", _AMBIENT_KEY)
+    else:
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    passed = cleaned = 0
+    for values in itertools.product(*_HEADER_CHOICES.values()):
+        pairs = [
+            (name, value) for name, value in zip(_HEADER_CHOICES, values, strict=True) if value is not None
+        ]
+        for repeated in [None, *range(len(pairs))]:
+            with_repeat = pairs + ([pairs[repeated]] if repeated is not None else [])
+            for order in (with_repeat, with_repeat[::-1]):
+                headers = sdk_module().Headers(order)
+                before = list(headers.raw)
+                fast = target.untouched(*header_names(headers))
+                target.clean(headers, sent_headers(headers))
+                if fast:
+                    assert list(headers.raw) == before, order
+                    passed += 1
+                cleaned += list(headers.raw) != before
+    assert cleaned  # the combinations include headers to clean in every environment...
+    if not custom_at_construction and custom_now is None:
+        assert passed  # ...and, without custom headers, requests the fast path passes

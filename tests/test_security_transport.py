@@ -328,6 +328,45 @@ def test_session_ids_go_only_to_the_sequrity_origin(flavour: str, sdk: Sdk) -> N
         assert sequrity.seen[1].headers["x-session-id"] == SESSION
 
 
+def test_a_query_naming_the_route_does_not_make_a_sequrity_route(flavour: str) -> None:
+    # Only the path decides: a request to the Sequrity origin whose query (not path) holds
+    # /control/ gets no session id, and its answer does not move the scope.
+    shared = OPENAI.default_http_client(flavour)
+    with RawHttp(ok(session=SESSION)) as sequrity:
+        ours = make(flavour, base_url=sequrity.url, http_client=shared)
+        elsewhere = OPENAI.stock(flavour, sequrity.url, http_client=shared).with_options(
+            base_url=f"{sequrity.url}/v1/?next=/control/chat/v1"
+        )
+        with sq.session(session_id="sess-mine") as scope:
+            call(elsewhere)
+            call(ours)
+        assert "/control/" not in sequrity.seen[0].path.partition("?")[0]
+        assert "x-session-id" not in sequrity.seen[0].headers
+        assert sequrity.seen[1].headers["x-session-id"] == "sess-mine"  # the route still gets it
+        assert scope.id == SESSION  # moved by the route's answer only
+
+
+def test_what_the_guard_leaves_on_a_request_shows_no_key(flavour: str, sdk: Sdk) -> None:
+    # The request hook leaves its decision in the request's extensions for the response hook;
+    # another hook, a transport or a log that shows them must not find a key there.
+    shown: list[str] = []
+
+    def look(response: Any) -> None:
+        shown.append(repr(response.request.extensions))
+
+    async def alook(response: Any) -> None:
+        look(response)
+
+    http_client = sdk.default_http_client(flavour)
+    http_client.event_hooks["response"].append(alook if flavour == "async" else look)
+    with RawHttp(ok()) as sequrity:
+        client = make(flavour, sdk, base_url=sequrity.url, http_client=http_client, llm_api_key=LLM_KEY)
+        answer = call(client)
+        assert not isinstance(answer, Exception), answer
+    assert len(shown) == 1 and "_sequrity_plan" in shown[0]  # the decision is there...
+    assert SQ_KEY not in shown[0] and LLM_KEY not in shown[0]  # ...and no key with it
+
+
 # --------------------------------------------------------------------------- 10. logs
 
 

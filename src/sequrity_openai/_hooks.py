@@ -34,15 +34,17 @@ from ._headers import valid_session_id
 from ._presentation import CHAT, NOT_PRESENTED, RESPONSES, present_body, presentation
 from ._routes import ROUTE_MARK
 from ._sessions import TOOL_RESULT_IN_BODY, Session, current_scope
-from ._targets import Origin, Target, origin_of, sent_headers
+from ._targets import Origin, Target, header_names, header_value, lower_name, origin_of, sent_headers
 
-_SESSION_HEADER = "x-session-id"
+_SESSION_HEADER = b"x-session-id"
+_ENCODING = b"content-encoding"
+_CONTENT_TYPE = b"content-type"
 # What a response's body is read for (the sync and async hooks differ only in that read):
 # presenting a chat completion or a Responses answer, or surfacing an error body.
 _NOTHING, _PRESENT_CHAT, _PRESENT_RESPONSES, _SURFACE = NOT_PRESENTED, CHAT, RESPONSES, 3
-_ROUTE_MARK = ROUTE_MARK.encode()
-# What the request hook decided, kept on the request for the response hook: (target, whether
-# the path is a Sequrity route, the presentation action, the X-Session-ID the caller named).
+# What the request hook decided, kept in the request's extensions for the response hook:
+# (target, whether the path is a Sequrity route, the presentation action, the X-Session-ID the
+# caller named).
 _PLAN = "_sequrity_plan"
 
 
@@ -100,18 +102,37 @@ class Guard:
 
     # -- requests ------------------------------------------------------------------------------
 
-    def on_request(self, request: Any) -> None:
-        # The path of every request: kept short, since each call costs here (see benchmarks/).
+    def on_request(self, request: Any) -> Awaitable[None]:
+        # The hook of sync and async clients alike: httpx ignores what a sync hook returns and
+        # awaits what an async one does, and an awaitable that is already done spares a
+        # coroutine per request.
+        #
+        # The path of every request. In a real request cycle each Python call and each hashed
+        # header here costs several times what it does alone, so the common case is written
+        # out in one frame: C-level searches of the header names (see benchmarks/).
         url = request.url
-        target = self._target(url)
-        if target is None:
-            return
         headers = request.headers
-        sent = sent_headers(headers)
-        target.clean(headers, sent)
-        raw_path = url.raw_path
-        routed = _ROUTE_MARK in raw_path
-        named = sent.get(b"x-session-id")
+        try:
+            reference = url._uri_reference
+            target = self._parsed.get(reference[:4])
+            path = reference.path
+            items = headers._list  # httpx / httpx2 internals: (name, lower-case name, value)
+            names = list(map(lower_name, items))
+        except (AttributeError, TypeError):  # not the httpx / httpx2 this was written for
+            target = None
+            path = _path(url)
+            items, names = header_names(headers)
+        if target is None:
+            target = self.targets.get(origin_of(url))
+            if target is None:
+                # A plan copied from a Sequrity request to a redirect is not this request's.
+                request.extensions.pop(_PLAN, None)
+                return _DONE
+        if not target.untouched(items, names):
+            target.clean(headers, sent_headers(headers))
+            items, names = header_names(headers)
+        routed = ROUTE_MARK in path
+        named = header_value(items, names, _SESSION_HEADER) if _SESSION_HEADER in names else None
         present = _NOTHING
         if routed:
             if named is None and target.sessions:
@@ -119,13 +140,12 @@ class Guard:
                 if scope is not None and scope.id is not None and not _carries_session(request):
                     _add_session_header(headers, scope.id)
             if self.presenting:
-                present = presentation(sent, raw_path)
-        request.__dict__[_PLAN] = (target, routed, present, named)
-
-    def aon_request(self, request: Any) -> Awaitable[None]:
-        # httpx awaits what an async client's hook returns: an awaitable that is already done
-        # spares a coroutine per request.
-        self.on_request(request)
+                present = presentation(
+                    header_value(items, names, b"x-features"), header_value(items, names, b"x-config"), path
+                )
+        # On the request's extensions, which httpx keeps per request (a redirect gets a copy):
+        # the response hook finds it there.
+        request.extensions[_PLAN] = (target, routed, present, named)
         return _DONE
 
     # -- responses -----------------------------------------------------------------------------
@@ -145,21 +165,25 @@ class Guard:
         self._after_read(response, action)
 
     def _plan(self, request: Any) -> tuple[Target, bool, int, bytes | None] | None:
-        """What the request hook decided about ``request`` (decided here for a request it did
-        not see: nothing presented, since its headers were not checked)."""
-        plan: tuple[Target, bool, int, bytes | None] | None = request.__dict__.get(_PLAN)
-        if plan is None:
-            target = self._target(request.url)
-            if target is None:
-                return None
-            named = sent_headers(request.headers).get(b"x-session-id")
-            plan = (target, _ROUTE_MARK in request.url.raw_path, _NOTHING, named)
-            request.__dict__[_PLAN] = plan
+        """The plan for a request the request hook did not see (nothing presented, since its
+        headers were not checked), or None when it is not to a Sequrity origin."""
+        target = self._target(request.url)
+        if target is None:
+            return None
+        items, names = header_names(request.headers)
+        plan = (
+            target,
+            ROUTE_MARK in _path(request.url),
+            _NOTHING,
+            header_value(items, names, _SESSION_HEADER),
+        )
+        request.extensions[_PLAN] = plan
         return plan
 
     def _step(self, response: Any) -> int:
         """Everything before the body is read; the action says what the body is read for."""
-        plan = self._plan(response.request)
+        request = response.request
+        plan = request.extensions.get(_PLAN) or self._plan(request)
         if plan is None:
             return _NOTHING
         target, routed, present, named = plan
@@ -171,23 +195,35 @@ class Guard:
             return _NOTHING
         if not routed:
             return _NOTHING
-        got = sent_headers(response.headers)
+        headers = response.headers
+        try:
+            items = headers._list
+            names = list(map(lower_name, items))
+        except (AttributeError, TypeError):
+            items, names = header_names(headers)
         if target.sessions:
-            raw_id = got.get(b"x-session-id")
             scope = current_scope.get()
-            if raw_id and scope is not None:
-                _capture(scope, raw_id, named)
-        if got.get(b"content-type", b"").startswith(b"text/event-stream"):
-            self._wrap_stream(response, target, present, got)
+            if scope is not None and _SESSION_HEADER in names:
+                _capture(scope, header_value(items, names, _SESSION_HEADER), named)
+        try:
+            # The first value decides, as it would for the joined value httpx's get gives.
+            content_type = items[names.index(_CONTENT_TYPE)][2]
+        except ValueError:
+            content_type = b""
+        if content_type.startswith(b"text/event-stream"):
+            self._wrap_stream(response, target, present, header_value(items, names, _ENCODING))
             return _NOTHING
-        encoding = got.get(b"content-encoding")
-        if present and encoding is not None and _presentation_stream.decompressor(encoding) is False:
+        if (
+            present
+            and _ENCODING in names
+            and _presentation_stream.decompressor(header_value(items, names, _ENCODING) or b"") is False
+        ):
             return _NOTHING  # an encoding this package cannot undo: left as it came
         return present
 
     def _after_read(self, response: Any, action: int) -> None:
         if action == _SURFACE:
-            self._surface(response, response.request.__dict__[_PLAN][0])
+            self._surface(response, response.request.extensions[_PLAN][0])
             return
         # A dual-llm JSON answer, read whole (and decoded): the value in its place.
         presented = present_body(response.content, responses=action == _PRESENT_RESPONSES)
@@ -195,11 +231,11 @@ class Guard:
             response._content = presented  # what the SDK parses next (as for error bodies)
             response.__dict__.pop("_text", None)
 
-    def _wrap_stream(self, response: Any, target: Target, present: int, got: dict[bytes, bytes]) -> None:
+    def _wrap_stream(self, response: Any, target: Target, present: int, encoding: bytes | None) -> None:
         """Event streams pass one wrapper: cleaned, and rewritten while presented."""
         decoder = rewriter = None
         if present:
-            decoder = _presentation_stream.decompressor(got.get(b"content-encoding", b""))
+            decoder = _presentation_stream.decompressor(encoding or b"")
             if decoder is False:
                 decoder = None
             else:
@@ -226,6 +262,11 @@ class Guard:
             # only way to change what it parses without touching the SDK.
             response._content = replaced
             response.__dict__.pop("_text", None)
+
+
+def _path(url: Any) -> str:
+    """The URL's path as sent (percent-encoded), without the query."""
+    return str(url.raw_path.decode("ascii").partition("?")[0])
 
 
 def _secrets(sent: dict[bytes, bytes], target: Target) -> list[str]:
@@ -261,15 +302,17 @@ def starts_session(request: Any) -> bool:
     """True when ``request`` to a Sequrity route names no session: without a scope id it would
     open a new one (the first-call gate of ``_first_call`` holds its siblings back)."""
     return (
-        _SESSION_HEADER not in request.headers
-        and _ROUTE_MARK in request.url.raw_path
+        "x-session-id" not in request.headers
+        and ROUTE_MARK in _path(request.url)
         and not _carries_session(request)
     )
 
 
-def _capture(scope: Session, raw_id: bytes, named: bytes | None) -> None:
+def _capture(scope: Session, raw_id: bytes | None, named: bytes | None) -> None:
     """Adopt the session id a 2xx answer named (``raw_id``) in ``scope``, unless the call
     named its own session (``named``)."""
+    if not raw_id:
+        return
     new_id = raw_id.decode("latin-1")
     if new_id == scope.id:
         return
@@ -331,7 +374,7 @@ def attach(
         # httpx2 while openai 2.x is on httpx).
         is_async = isinstance(http_client, module.AsyncClient)
         guard = Guard(module, is_async=is_async)
-        hooks["request"].append(guard.aon_request if is_async else guard.on_request)
+        hooks["request"].append(guard.on_request)
         hooks["response"].append(guard.aon_response if is_async else guard.on_response)
     if raw_dual_llm_content is not None:
         # Decided once per client, here, so no answer pays for a second hook.

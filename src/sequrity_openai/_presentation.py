@@ -15,7 +15,7 @@ import functools
 import json
 import json.scanner
 import re
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any, Final
 
 from ._routes import ROUTE_MARK
@@ -31,8 +31,8 @@ __all__ = [
     "unwrap",
 ]
 
-_LANG_GRAPH: Final = f"{ROUTE_MARK}lang-graph/".encode()
-_RESPONSES: Final = b"/responses"
+_LANG_GRAPH: Final = f"{ROUTE_MARK}lang-graph/"
+_RESPONSES: Final = "/responses"
 # Inside a JSON body the document is a string, so its key appears with escaped quotes.
 _DOCUMENT_MARK: Final = b'\\"status\\"'
 # Built once: json.dumps with options builds a new encoder on every call.
@@ -57,10 +57,12 @@ CHAT: Final = 1
 RESPONSES: Final = 2
 
 
-def presentation(sent: Mapping[bytes, bytes], raw_path: bytes) -> int:
+# One C-level lookup per request: a client sends the same few header values again and again.
+@functools.lru_cache(maxsize=256)
+def presentation(features: bytes | None, config: bytes | None, path: str) -> int:
     """How the answer to a request is presented (:data:`NOT_PRESENTED`, :data:`CHAT` or
-    :data:`RESPONSES`), from the request's header values by lower-case name (``sent``) and its
-    path: never from the answer's content.
+    :data:`RESPONSES`), from the request's ``X-Features`` and ``X-Config`` values and its URL
+    path (without the query): never from the answer's content.
 
     Presented when the request asked for dual-llm (``X-Features`` with ``agent_arch:
     dual-llm``, or the ``lang-graph`` endpoint, which is always dual-llm), unless its
@@ -68,14 +70,8 @@ def presentation(sent: Mapping[bytes, bytes], raw_path: bytes) -> int:
     value). A request without ``X-Features`` runs whatever preset the server keeps for the key,
     which the client cannot know: its answers are left as they are.
     """
-    return _decide(sent.get(b"x-features"), sent.get(b"x-config"), raw_path)
-
-
-# One C-level lookup per request: a client sends the same few header values again and again.
-@functools.lru_cache(maxsize=256)
-def _decide(features: bytes | None, config: bytes | None, raw_path: bytes) -> int:
     if features is None:
-        if _LANG_GRAPH not in raw_path:
+        if _LANG_GRAPH not in path:
             return NOT_PRESENTED
     elif _member(features, "agent_arch") != "dual-llm":
         return NOT_PRESENTED
@@ -83,7 +79,7 @@ def _decide(features: bytes | None, config: bytes | None, raw_path: bytes) -> in
         response_format = _member(config, "response_format")
         if isinstance(response_format, dict) and response_format.get("strip_response_content") is True:
             return NOT_PRESENTED
-    return RESPONSES if is_responses(raw_path) else CHAT
+    return RESPONSES if path.rstrip("/").endswith(_RESPONSES) else CHAT
 
 
 def _member(raw: bytes, key: str) -> Any:
@@ -93,10 +89,6 @@ def _member(raw: bytes, key: str) -> Any:
     except (ValueError, RecursionError):
         return None
     return decoded.get(key) if isinstance(decoded, dict) else None
-
-
-def is_responses(raw_path: bytes) -> bool:
-    return raw_path.rstrip(b"/").endswith(_RESPONSES)
 
 
 def _compact(value: Any) -> str:

@@ -8,6 +8,7 @@ credentials and headers the SDK picked up from the environment by itself.
 
 from __future__ import annotations
 
+import operator
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,9 +16,13 @@ from typing import Any
 from ._ambient import Ambient, custom_header_pairs
 from ._exceptions import RedirectRefusedError
 
-__all__ = ["Origin", "Target", "origin_of", "sent_headers"]
+__all__ = ["Origin", "Target", "header_names", "header_value", "lower_name", "origin_of", "sent_headers"]
 
 _ACCOUNT_HEADERS = (b"openai-organization", b"openai-project")
+_ORGANIZATION, _PROJECT = _ACCOUNT_HEADERS
+_AUTHORIZATION = b"authorization"
+#: The lower-case name of a (name, lower-case name, value) header entry of httpx / httpx2.
+lower_name = operator.itemgetter(1)
 
 Origin = tuple[str, str, "int | None"]
 
@@ -44,14 +49,39 @@ def sent_headers(headers: Any) -> dict[bytes, bytes]:
     return found
 
 
+def header_names(headers: Any) -> tuple[list[tuple[bytes, bytes, bytes]], list[bytes]]:
+    """The (name, lower-case name, value) entries of ``headers`` and their lower-case names.
+
+    Per request the guard asks a few questions of some twenty headers. Listing the names in C
+    and searching that list costs a fraction of a dict of them, which hashes every name (see
+    benchmarks/)."""
+    try:
+        items: list[tuple[bytes, bytes, bytes]] = headers._list  # httpx / httpx2 internals
+        return items, list(map(lower_name, items))
+    except (AttributeError, TypeError):
+        items = [(name, name.lower(), value) for name, value in headers.raw]
+        return items, list(map(lower_name, items))
+
+
+def header_value(items: list[tuple[bytes, bytes, bytes]], names: list[bytes], name: bytes) -> bytes | None:
+    """The value of header ``name`` (lower case), repeated values joined with ", " as httpx's
+    own ``get`` does; None when absent."""
+    count = names.count(name)
+    if count == 1:
+        return items[names.index(name)][2]
+    return b", ".join(value for _, lower, value in items if lower == name) if count else None
+
+
 @dataclass
 class Target:
     """What requests to one Sequrity origin may carry."""
 
-    bearers: set[bytes] = field(default_factory=set)  # b"Bearer <Sequrity key>"
-    account: set[tuple[bytes, bytes]] = field(default_factory=set)  # given organization / project
-    secrets: set[str] = field(default_factory=set)  # every key to redact from answers
-    ambient: set[tuple[bytes, bytes]] = field(default_factory=set)  # OPENAI_CUSTOM_HEADERS at construction
+    # Keys never appear in a repr: a plan holding the target travels on the request.
+    bearers: set[bytes] = field(default_factory=set, repr=False)  # b"Bearer <Sequrity key>"
+    account: set[tuple[bytes, bytes]] = field(default_factory=set, repr=False)  # given organization / project
+    secrets: set[str] = field(default_factory=set, repr=False)  # every key to redact from answers
+    # OPENAI_CUSTOM_HEADERS at construction
+    ambient: set[tuple[bytes, bytes]] = field(default_factory=set, repr=False)
     sessions: bool = True  # False for policy generation, which belongs to no session
     bearer_vars: tuple[str, ...] = ()  # of every SDK with a client on this origin
     custom_vars: tuple[str, ...] = ()
@@ -78,6 +108,28 @@ class Target:
         # those pairs stay refused even once the variable is gone.
         self.ambient.update(custom_header_pairs(os.environ.get(ambient.custom_headers_var) or ""))
 
+    def untouched(self, items: list[tuple[bytes, bytes, bytes]], names: list[bytes]) -> bool:
+        """True when :meth:`clean` would change nothing in a request with these headers (from
+        :func:`header_names`): no account header, no custom-headers pair, no bearer but ours.
+        The common case, answered without hashing a header name (a repeated ``Authorization``
+        is judged by its first value here and by the joined one in :meth:`clean`: neither
+        cleans a repeated header, which the SDKs never send)."""
+        if self.ambient or _ORGANIZATION in names or _PROJECT in names:
+            return False
+        # os.environ's own mapping when it has one: os.environ.get raises and catches a
+        # KeyError for every variable that is not set.
+        data = getattr(os.environ, "_data", None)
+        if data is None:
+            return False
+        for key in self.custom_keys:
+            if key in data:
+                return False
+        try:
+            at = names.index(_AUTHORIZATION)
+        except ValueError:
+            return True
+        return items[at][2] in self.bearers
+
     def clean(self, headers: Any, sent: dict[bytes, bytes]) -> None:
         """Replace an ambient bearer by the Sequrity key; drop account and custom headers that
         no factory was given. ``sent`` (from :func:`sent_headers`) is kept in step."""
@@ -93,8 +145,6 @@ class Target:
                 _drop(headers, sent, name)
         if self.ambient:
             _drop_pairs(headers, sent, self.ambient)
-        # Read from os.environ's own mapping when it has one: os.environ.get raises and catches
-        # a KeyError for every variable that is not set, which would be most of this cost.
         data = getattr(os.environ, "_data", None)
         if data is None or not data.keys().isdisjoint(self.custom_keys):
             for pairs in self._custom_pairs(data):
