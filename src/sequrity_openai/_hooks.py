@@ -24,6 +24,7 @@ The hooks never raise anything of their own, except the redirect refusal.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Awaitable, Generator
 from typing import Any, Final
 
@@ -243,7 +244,8 @@ class Guard:
                 if decoder is not None:
                     # The wrapper hands on decoded bytes, so the response must not be decoded again.
                     del response.headers["content-encoding"]
-        secrets = _secrets(sent_headers(response.request.headers), target)
+        # The keys to redact are gathered only if an error event comes: most streams have none.
+        secrets = functools.partial(_secrets, response.request, target)
         response.stream = self._stream(response.stream, secrets, rewriter, decoder)
 
     def _surface(self, response: Any, target: Target) -> None:
@@ -252,7 +254,7 @@ class Guard:
             replaced = _scrub.error_body(
                 response.content,
                 response.encoding or "utf-8",
-                _secrets(sent_headers(response.request.headers), target),
+                _secrets(response.request, target),
                 add_message=target.add_message,
             )
         except Exception:  # never let a hostile body raise from here; never show it unread
@@ -269,8 +271,9 @@ def _path(url: Any) -> str:
     return str(url.raw_path.decode("ascii").partition("?")[0])
 
 
-def _secrets(sent: dict[bytes, bytes], target: Target) -> list[str]:
+def _secrets(request: Any, target: Target) -> list[str]:
     # The keys given to factories, and whatever bearer / provider key this request carried.
+    sent = sent_headers(request.headers)
     found = set(target.secrets)
     auth = sent.get(b"authorization", b"").decode("latin-1")
     if auth[:7].lower() == "bearer ":

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from . import _scrub
@@ -55,7 +55,7 @@ def stream_classes(module: Any) -> tuple[type[Any], type[Any]]:
     """
 
     class Sync(module.SyncByteStream):  # type: ignore[misc]
-        def __init__(self, inner: Any, secrets: list[str], rewriter: Any, decoder: Any) -> None:
+        def __init__(self, inner: Any, secrets: Callable[[], list[str]], rewriter: Any, decoder: Any) -> None:
             self._inner, self._pipe = inner, _Pipe(secrets, rewriter, decoder)
 
         def __iter__(self) -> Iterator[bytes]:
@@ -72,7 +72,7 @@ def stream_classes(module: Any) -> tuple[type[Any], type[Any]]:
             self._inner.close()
 
     class Async(module.AsyncByteStream):  # type: ignore[misc]
-        def __init__(self, inner: Any, secrets: list[str], rewriter: Any, decoder: Any) -> None:
+        def __init__(self, inner: Any, secrets: Callable[[], list[str]], rewriter: Any, decoder: Any) -> None:
             self._inner, self._pipe = inner, _Pipe(secrets, rewriter, decoder)
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -96,7 +96,8 @@ class _Pipe:
 
     __slots__ = ("_decoder", "_pending", "_rewriter", "_secrets")
 
-    def __init__(self, secrets: list[str], rewriter: Events | None, decoder: Any) -> None:
+    def __init__(self, secrets: Callable[[], list[str]], rewriter: Events | None, decoder: Any) -> None:
+        # ``secrets`` gives the keys to redact, asked for only when an error event comes.
         self._secrets, self._rewriter, self._decoder = secrets, rewriter, decoder
         self._pending = b""
 
@@ -111,7 +112,7 @@ class _Pipe:
             if not data:
                 return b""
         if _ERROR_MARK in data:  # one search per chunk, the only work on most of them
-            data = _scrub.clean_event_lines(data, self._secrets)
+            data = _scrub.clean_event_lines(data, self._secrets())
         rewriter = self._rewriter
         if rewriter is not None:
             data = rewriter.feed(data)
@@ -122,7 +123,7 @@ class _Pipe:
     def tail(self) -> bytes:
         # What is left after the last line break: cleaned, then given to the rewriter to finish.
         pending = self._pending
-        out = _scrub.clean_event_chunk(pending, self._secrets) if pending else b""
+        out = _scrub.clean_event_chunk(pending, self._secrets()) if pending else b""
         if self._rewriter is None:
             return out
         return (self._rewriter.feed(out) if out else b"") + self._rewriter.close()
