@@ -5,7 +5,11 @@ and serves until its stdin closes. It is deliberately raw (``asyncio.Protocol``,
 so that the server side costs as little as possible, and it runs in its own process so it
 does not compete with the measured client for the GIL.
 
-Every response carries ``X-Session-ID``: the one the request sent, else a new one. A request
+Every response carries ``X-Session-ID``: the one the request sent, else a new one from a
+counter. (It was ``uuid.uuid4()``, which cost this process about 15-20 us of wall time per
+answer: requests without an id, as the stock client's, got slower answers than those inside a
+session scope, which flattered the scoped variants.) Every answer is held ``HOLD_SECONDS``
+before it is written (see ``_hold``). A request
 body with ``"stream": true`` gets a server-sent-event stream of ``STREAM_CHUNKS`` chunks: plain
 words, or the dual-llm document in pieces when the body contains ``[document-stream]``.
 """
@@ -13,9 +17,10 @@ words, or the dual-llm document in pieces when the body contains ``[document-str
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sys
-import uuid
+import time
 
 STREAM_CHUNKS = 20
 _DUAL_LLM_CONTENT = json.dumps(
@@ -75,6 +80,21 @@ _DOCUMENT_STREAM_BODY = _sse(document=True)
 _JSON_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n" % len(_COMPLETION)
 _SSE_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
 _SESSION_MARK = b"\r\nx-session-id:"
+_NEW_IDS = itertools.count(1)
+
+
+# Every answer is held for this long before it is written (see _hold).
+HOLD_SECONDS = 60e-6
+
+
+def _hold() -> None:
+    # On loopback an answer can arrive before the client starts waiting for it, sparing the
+    # client a wake-up (~10-15 us here); whether it does is a race the client's code decides
+    # by chance: one empty request hook more flipped it. Held answers make every client wait,
+    # so wall time compares the clients' own costs. A real Sequrity answer takes far longer.
+    end = time.perf_counter() + HOLD_SECONDS
+    while time.perf_counter() < end:
+        pass
 
 
 class _Handler(asyncio.Protocol):
@@ -109,11 +129,12 @@ class _Handler(asyncio.Protocol):
             stop = head.find(b"\r\n", at + 2)
             sid = head[at + len(_SESSION_MARK) : stop if stop >= 0 else len(head)].strip()
         else:
-            sid = str(uuid.uuid4()).encode()
+            sid = b"sess-%031d" % next(_NEW_IDS)
         streaming = b'"stream":true' in body or b'"stream": true' in body
         stream_body = _DOCUMENT_STREAM_BODY if b"[document-stream]" in body else _STREAM_BODY
         start, payload = (_SSE_HEAD, stream_body) if streaming else (_JSON_HEAD, _COMPLETION)
         assert self.transport is not None
+        _hold()
         self.transport.write(start + b"x-session-id: " + sid + b"\r\n\r\n" + payload)
 
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _server  # the fixed-answer server, run in its own process; imported for its settings
 import openai
 import sequrity  # type: ignore[import-untyped]
 from sequrity.control import (  # type: ignore[import-untyped]
@@ -1011,7 +1012,8 @@ def render(
     out.append(
         f"Produced by `python benchmarks/bench.py{' --quick' if quick else ''}` in {elapsed:.0f} s; all figures "
         "come from that one run. Variants of a group ran in interleaved rounds against a keep-alive "
-        "HTTP/1.1 server on 127.0.0.1 in a separate process (`benchmarks/_server.py`). Ratios are "
+        "HTTP/1.1 server on 127.0.0.1 in a separate process (`benchmarks/_server.py`), which holds "
+        f"every answer {_server.HOLD_SECONDS * 1e6:.0f} us so that every client waits for it. Ratios are "
         "median per-round ratios against (a); p10-p90 show the spread across rounds. See "
         "`benchmarks/README.md` for method and caveats."
     )
