@@ -197,7 +197,7 @@ class Guard:
         if not routed:
             return _NOTHING
         headers = response.headers
-        try:
+        try:  # header_names, written out here as in on_request: this runs on every answer
             items = headers._list
             names = list(map(lower_name, items))
         except (AttributeError, TypeError):
