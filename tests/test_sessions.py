@@ -633,3 +633,76 @@ def test_session_id_of_things_without_one(thing: object) -> None:
 def test_session_id_of_documented_tool_call_id() -> None:
     example = "tc-9653dc47-fb18-11f0-b0ee-7d965b6bbd63-9aa3fb07-fb18-11f0-b66c-7d965b6bbd63"
     assert sq.session_id_of(example) == "9653dc47-fb18-11f0-b0ee-7d965b6bbd63"
+
+
+# --------------------------------------------------------------------------- one scope, several contexts
+
+
+def test_one_session_entered_from_two_threads_may_be_left_in_any_order() -> None:
+    # A stored conversation resumed from two places: each thread sees the scope while inside
+    # and its own outer scope after, whichever leaves first.
+    import threading
+
+    from helpers.threads import run_threads
+
+    shared = sq.session(session_id="sess-shared-0123456789")
+    zero_in, one_in, zero_out = threading.Event(), threading.Event(), threading.Event()
+
+    def use(n: int) -> None:
+        with sq.session(session_id=f"sess-outer-{n}") as outer:
+            if n == 1:
+                assert zero_in.wait(10)
+            with shared:
+                if n == 0:  # entered first, leaves first: its token is not the newest
+                    zero_in.set()
+                    assert one_in.wait(10)
+                else:
+                    one_in.set()
+                    assert zero_out.wait(10)
+                assert sq.current_session() is shared
+            if n == 0:
+                zero_out.set()
+            assert sq.current_session() is outer
+        assert sq.current_session() is None
+
+    run_threads(use, 2)
+
+
+async def test_one_session_entered_from_two_tasks_may_be_left_in_any_order() -> None:
+    shared = sq.session(session_id="sess-shared-0123456789")
+    both_in = asyncio.Event()
+    inside = 0
+
+    async def use(leave_first: bool) -> None:
+        nonlocal inside
+        async with shared:
+            inside += 1
+            if inside == 2:
+                both_in.set()
+            await both_in.wait()
+            if not leave_first:
+                await asyncio.sleep(0.01)
+            assert sq.current_session() is shared
+        assert sq.current_session() is None
+
+    # The task that entered first leaves first: its token is not the newest.
+    await asyncio.gather(use(leave_first=True), use(leave_first=False))
+    assert sq.current_session() is None
+
+
+def test_a_scope_left_from_another_thread_raises_and_stays_open_where_it_was_entered() -> None:
+    from helpers.threads import run_threads
+
+    scope = sq.session()
+    scope.__enter__()
+    try:
+
+        def leave_here(_: int) -> None:
+            with pytest.raises(RuntimeError, match="different context"):
+                scope.__exit__(None, None, None)
+
+        run_threads(leave_here, 1)
+        assert sq.current_session() is scope
+    finally:
+        scope.__exit__(None, None, None)
+    assert sq.current_session() is None

@@ -7,7 +7,6 @@ each see their own conversation. The HTTP hooks in ``_hooks`` read and update th
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from types import TracebackType
@@ -38,19 +37,16 @@ class Session:
     (including a rotation by the server). Pass ``session_id=`` to resume a stored one.
     """
 
-    __slots__ = ("_lock", "_tokens", "id")
+    __slots__ = ("_tokens", "id")
 
     def __init__(self, session_id: str | None = None) -> None:
         if session_id is not None:
             check_session_id(session_id, "argument session_id")
         self.id: str | None = session_id
         self._tokens: list[Token[Session | None]] = []
-        self._lock = threading.Lock()
 
     def __enter__(self) -> Session:
-        token = current_scope.set(self)
-        with self._lock:
-            self._tokens.append(token)
+        self._tokens.append(current_scope.set(self))
         return self
 
     def __exit__(
@@ -58,15 +54,16 @@ class Session:
     ) -> None:
         # One Session object may be entered by several tasks or threads at once (a stored
         # conversation resumed from two places), so exits need not come in LIFO order: reset
-        # the newest token that belongs to the current context.
-        with self._lock:
-            for index in range(len(self._tokens) - 1, -1, -1):
-                try:
-                    current_scope.reset(self._tokens[index])
-                except ValueError:  # created in another task's or thread's context
-                    continue
-                del self._tokens[index]
-                return
+        # the newest token that belongs to the current context. Only that context can reset
+        # it, and list.append / list.remove are atomic, so no lock is needed.
+        tokens = self._tokens
+        for token in reversed(tokens.copy()):  # the newest first: usually this context's
+            try:
+                current_scope.reset(token)
+            except ValueError:  # created in another task's or thread's context
+                continue
+            tokens.remove(token)
+            return
         raise RuntimeError("sq.session() scope exited in a different context from the one that entered it")
 
     async def __aenter__(self) -> Session:
