@@ -89,9 +89,10 @@ HOLD_SECONDS = 60e-6
 
 def _hold() -> None:
     # On loopback an answer can arrive before the client starts waiting for it, sparing the
-    # client a wake-up (~10-15 us here); whether it does is a race the client's code decides
-    # by chance: one empty request hook more flipped it. Held answers make every client wait,
-    # so wall time compares the clients' own costs. A real Sequrity answer takes far longer.
+    # client a wake-up (~10-15 us here). Which clients won that race did not follow their
+    # work (one empty request hook more flipped it; see README.md). Held answers make every
+    # client wait, so wall time compares the clients' own costs. A real Sequrity answer takes
+    # far longer.
     end = time.perf_counter() + HOLD_SECONDS
     while time.perf_counter() < end:
         pass
