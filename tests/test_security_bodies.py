@@ -16,6 +16,8 @@ import pytest
 import sequrity_openai as sq
 from helpers.raw import RawHttp, Seen
 from helpers.sdks import Sdk, anthropic_sdk, run
+from sequrity_openai._http import sdk_module
+from sequrity_openai._presentation_stream import stream_classes
 
 SQ_KEY = "sq-bodies-secret-0123456789abcdef"
 LLM_KEY = "sk-provider-bodies-secret-fedcba98"
@@ -97,6 +99,35 @@ def test_error_event_inside_a_200_stream_is_redacted_and_bounded(flavour: str, s
     assert isinstance(exc, sdk.module.APIError)
     assert_clean(exc)
     assert "****" in exc.message and "characters cut" in exc.message
+
+
+def test_an_error_event_cut_off_at_the_stream_end_is_redacted_too(flavour: str) -> None:
+    # The stream wrapper's last bytes (no line break after them) go through the same cleaning;
+    # the keys to redact are gathered only when an error event comes.
+    asked: list[int] = []
+
+    def secrets() -> list[str]:
+        asked.append(1)
+        return [SQ_KEY]
+
+    def through(chunks: list[bytes]) -> bytes:
+        sync, async_ = stream_classes(sdk_module())
+        if flavour == "sync":
+            return b"".join(sync(chunks, secrets, None, None))
+
+        async def inner() -> Any:
+            for chunk in chunks:
+                yield chunk
+
+        async def collect() -> bytes:
+            return b"".join([part async for part in async_(inner(), secrets, None, None)])
+
+        return run(collect())
+
+    plain = through([b'data: {"choices": []}\n\n', b'data: {"choices": ['])
+    assert plain == b'data: {"choices": []}\n\ndata: {"choices": [' and asked == []
+    cut = through([b'data: {"choices": []}\n\n', b'data: {"error": {"message": "' + SQ_KEY.encode() + b'"}}'])
+    assert SQ_KEY.encode() not in cut and b"****" in cut and asked == [1]
 
 
 def test_a_10_mb_detail_is_cut_to_a_few_kb_saying_so(flavour: str, sdk: Sdk) -> None:

@@ -123,7 +123,7 @@ class _Pipe:
     def tail(self) -> bytes:
         # What is left after the last line break: cleaned, then given to the rewriter to finish.
         pending = self._pending
-        out = _scrub.clean_event_chunk(pending, self._secrets()) if pending else b""
+        out = _scrub.clean_event_chunk(pending, self._secrets) if pending else b""
         if self._rewriter is None:
             return out
         return (self._rewriter.feed(out) if out else b"") + self._rewriter.close()

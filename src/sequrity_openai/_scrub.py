@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from ._settings import redact
@@ -160,11 +160,12 @@ def clean_event_lines(chunk: bytes, secrets: list[str]) -> bytes:
     return b"".join(clean_event_line(line, secrets) for line in chunk.splitlines(keepends=True))
 
 
-def clean_event_chunk(chunk: bytes, secrets: list[str]) -> bytes:
-    """Complete lines of an event stream; only chunks with an error event are touched."""
+def clean_event_chunk(chunk: bytes, secrets: Callable[[], list[str]]) -> bytes:
+    """Complete lines of an event stream; only chunks with an error event are touched, and
+    only for them are the keys to redact asked for (``secrets()``)."""
     if ERROR_MARK not in chunk:
         return chunk
-    return clean_event_lines(chunk, secrets)
+    return clean_event_lines(chunk, secrets())
 
 
 # --------------------------------------------------------------------------- logs
