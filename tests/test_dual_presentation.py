@@ -326,3 +326,20 @@ def test_compact_document_streams_are_presented(
     assert deltas[1]["content"] == content and deltas[1].get("refusal") == refusal
     assert deltas[1]["sequrity_content"] == raw
     assert len(deltas) == 3 and deltas[2] == {}
+
+
+@pytest.mark.parametrize(("answer", "presented"), [(document("Paris"), True), ("Paris, of course", False)])
+def test_blank_deltas_before_the_first_character_do_not_decide(answer: str, presented: bool) -> None:
+    # The answer starts like a document only if its first character that is not blank is "{",
+    # whichever delta brings it.
+    wire = _OPENING + _compact_chunk({"content": " "}) + _compact_chunk({"content": "\n "})
+    wire += b"".join(_compact_chunk({"content": answer[i : i + 3]}) for i in range(0, len(answer), 3))
+    wire += _compact_chunk({}, "stop") + _DONE
+    rewriter = ChatEvents()
+    out = b"".join(rewriter.feed(wire[i : i + 40]) for i in range(0, len(wire), 40)) + rewriter.close()
+    if not presented:
+        assert out == wire
+        return
+    chunks = [json.loads(e[6:]) for e in out.split(b"\n\n") if e.startswith(b"data: {")]
+    delta = chunks[1]["choices"][0]["delta"]
+    assert delta["content"] == "Paris" and delta["sequrity_content"] == " \n " + answer

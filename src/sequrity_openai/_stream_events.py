@@ -111,6 +111,8 @@ class ChatEvents(Events):
         # An opening chunk held unparsed: parsed (in its place) only if the answer may be a
         # document, so a plain answer passes without a single event parsed.
         self._deferred: bytes | None = None
+        # Whether the answer's first character that is not blank has come (a "{").
+        self._begun = False
 
     def _event(self, event: bytes) -> bytes:
         data = _data(event)
@@ -155,9 +157,14 @@ class ChatEvents(Events):
             self._text.append(content)
             self._held.append(event)
             self._template = chunk
-            started = "".join(self._text).lstrip()
-            if started and not started.startswith("{"):
-                return self._give_up()
+            if not self._begun:
+                # Only until the first character that is not blank: joining every delta so far
+                # for each new one would make a long document quadratic.
+                started = content.lstrip()
+                if started:
+                    if not started.startswith("{"):
+                        return self._give_up()
+                    self._begun = True
             if choice.get("finish_reason") is None:
                 return b""
             # The last content delta also carries the finish reason: the value takes its place.
