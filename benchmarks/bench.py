@@ -7,16 +7,19 @@ Usage::
     python benchmarks/bench.py --quick --write   # ... and writes the files anyway
 
 A local keep-alive HTTP/1.1 server (``_server.py``) answers every request with a fixed chat
-completion from a separate process. The variants of a group run in interleaved rounds
-(a fresh random order each round), so drift of the machine hits them all alike; ratios are
-taken per round against the stock client (a) and then summarised by their median.
+completion from a separate process, holding each answer a fixed time so that every client
+waits for it. The variants of a group run in interleaved rounds (a fresh random order each
+round), so drift of the machine hits them all alike; ratios are taken per round against the
+stock client (a) and then summarised by their median.
 
 Variants: (a) stock ``openai.OpenAI`` with the Sequrity headers set by hand, (b)
 ``sq.create_client`` with dual-llm features, policy and config, (c) the same inside
-``sq.session()``, (d) the official ``sequrity`` client. Groups: sync requests, async requests
-(64 concurrent), streaming (time to first chunk, full stream), import time, client
-construction, the package's own per-request work (its HTTP hooks, timed directly), and memory
-over many requests in one session scope (tracemalloc).
+``sq.session()``, (d) the official ``sequrity`` client, (e) (b) with
+``raw_dual_llm_content=True`` (the guard alone), (f) (e) inside ``sq.session()``. Groups: sync
+requests, async requests (64 concurrent), streaming (time to the first chunk, to the first
+content, whole stream), import time, client construction, the package's own per-request work
+(its HTTP hooks, timed directly), and memory over many requests in one session scope
+(tracemalloc).
 """
 
 from __future__ import annotations
@@ -344,7 +347,7 @@ REQUEST_VARIANTS = [
 # are each read off one run: (e) / (a) and ((b) - (e)) / (a).
 
 
-# --------------------------------------------------------------------------- (a)-(d) sync
+# --------------------------------------------------------------------------- sync requests
 
 
 def _request_group(key: str, title: str) -> Group:
@@ -395,7 +398,7 @@ def bench_sync(setup: Setup, plan: Plan) -> Group:
     return group
 
 
-# --------------------------------------------------------------------------- (e) async
+# --------------------------------------------------------------------------- async requests
 
 
 def bench_async(setup: Setup, plan: Plan) -> Group:
@@ -463,7 +466,7 @@ def bench_async(setup: Setup, plan: Plan) -> Group:
     return group
 
 
-# --------------------------------------------------------------------------- (f) streaming
+# --------------------------------------------------------------------------- streaming
 
 
 def _has_content(chunk: Any) -> bool:
@@ -534,7 +537,7 @@ def bench_stream(setup: Setup, plan: Plan) -> tuple[Group, Group, Group]:
     return first, first_text, full
 
 
-# --------------------------------------------------------------------------- (g) import time
+# --------------------------------------------------------------------------- import time
 
 _TIMED_IMPORT = "import time; t = time.perf_counter(); import {mod}; print(time.perf_counter() - t)"
 _IMPORT_VARIANTS = [
@@ -605,7 +608,7 @@ def import_breakdown(top: int = 8) -> list[tuple[str, float, float]]:
     return rows[:top]
 
 
-# --------------------------------------------------------------------------- (h) construction
+# --------------------------------------------------------------------------- construction
 
 
 def bench_construct(setup: Setup, plan: Plan) -> Group:
@@ -886,6 +889,7 @@ _PER_REQUEST = (
     ("ttft", "streaming, time to first content"),
     ("stream", "streaming, whole stream"),
 )
+_REQUEST_GROUPS = tuple(key for key, _ in _PER_REQUEST)
 # Presenting holds the opening chunk until the first content (see bench_stream): its cost to
 # a reader is read at the first content, and per chunk over the whole stream.
 _PRESENTED = tuple(item for item in _PER_REQUEST if item[0] != "ttfc")
@@ -971,7 +975,7 @@ def official_note(groups: dict[str, Group]) -> str:
         "the stock SDK, stated in absolute terms:",
         "",
     ]
-    for key in ("sync", "async", "ttfc", "ttft", "stream"):
+    for key in _REQUEST_GROUPS:
         g = groups[key]
         a, b, d = g.baseline.median, g.variant("b").median, g.variant("d").median
         lines.append(
@@ -1037,7 +1041,7 @@ def render(
         "SDK reading it, which (a) does right after its first chunk.",
     ]
     out += ["", "![results](results.png)", "", "## Per-request groups", ""]
-    for key in ("sync", "async", "ttfc", "ttft", "stream"):
+    for key in _REQUEST_GROUPS:
         out += [group_table(groups[key]), ""]
     out += [
         "## What the package itself does per request",
@@ -1123,7 +1127,7 @@ def chart(groups: dict[str, Group], memory: tuple[MemoryResult, MemoryResult], p
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = ["sync", "async", "ttfc", "ttft", "stream", "construct", "import"]
+    keys = [*_REQUEST_GROUPS, "construct", "import"]
     fig, axes = plt.subplots(5, 2, figsize=(15, 23))
     colors = {"a": "#7f7f7f", "b": "#1f77b4", "c": "#2ca02c", "d": "#ff7f0e", "e": "#9467bd", "f": "#8c564b"}
     for ax, key in zip(axes.flat, keys, strict=False):
@@ -1139,7 +1143,7 @@ def chart(groups: dict[str, Group], memory: tuple[MemoryResult, MemoryResult], p
         ax.set_xlabel(g.unit.replace("us", "µs"))
     ratio_ax = axes.flat[7]
     labels, values, low_err, high_err = [], [], [], []
-    for key in ("sync", "async", "ttfc", "ttft", "stream"):
+    for key in _REQUEST_GROUPS:
         g = groups[key]
         for v in g.variants[1:]:
             med = g.ratio(v.key)
