@@ -7,6 +7,7 @@ field added later is covered without touching this file.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -23,7 +24,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 import sequrity_openai as sq
+from sequrity_openai._ambient import OPENAI as OPENAI_AMBIENT
+from sequrity_openai._http import sdk_module
 from sequrity_openai._settings import resolve_settings
+from sequrity_openai._targets import Target, header_names, sent_headers
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HEADER_OF: dict[type[BaseModel], tuple[str, str]] = {
@@ -359,12 +363,6 @@ def test_a_request_the_fast_path_passes_is_one_cleaning_leaves_alone(
     # The guard skips Target.clean when Target.untouched says it would change nothing: that
     # must hold for every mix of given and ambient headers (each one once, or repeated, in two
     # orders) in each environment.
-    import itertools
-
-    from sequrity_openai._ambient import OPENAI as OPENAI_AMBIENT
-    from sequrity_openai._http import sdk_module
-    from sequrity_openai._targets import Target, header_names, sent_headers
-
     account = {"OpenAI-Organization": "org-given", "OpenAI-Project": "proj-given"} if given_account else {}
     monkeypatch.delenv("OPENAI_CUSTOM_HEADERS", raising=False)
     if custom_at_construction:

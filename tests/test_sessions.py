@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from openai.types.chat import ChatCompletion
 
 import sequrity_openai as sq
 from helpers.servers import Recorded, SessionServer
+from helpers.threads import run_threads
 
 
 @pytest.fixture(scope="module")
@@ -641,10 +643,6 @@ def test_session_id_of_documented_tool_call_id() -> None:
 def test_one_session_entered_from_two_threads_may_be_left_in_any_order() -> None:
     # A stored conversation resumed from two places: each thread sees the scope while inside
     # and its own outer scope after, whichever leaves first.
-    import threading
-
-    from helpers.threads import run_threads
-
     shared = sq.session(session_id="sess-shared-0123456789")
     zero_in, one_in, zero_out = threading.Event(), threading.Event(), threading.Event()
 
@@ -691,8 +689,6 @@ async def test_one_session_entered_from_two_tasks_may_be_left_in_any_order() -> 
 
 
 def test_a_scope_left_from_another_thread_raises_and_stays_open_where_it_was_entered() -> None:
-    from helpers.threads import run_threads
-
     scope = sq.session()
     scope.__enter__()
     try:
