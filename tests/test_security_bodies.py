@@ -11,6 +11,7 @@ import json
 import time
 from typing import Any
 
+import openai
 import pytest
 
 import sequrity_openai as sq
@@ -128,6 +129,51 @@ def test_an_error_event_cut_off_at_the_stream_end_is_redacted_too(flavour: str) 
     assert plain == b'data: {"choices": []}\n\ndata: {"choices": [' and asked == []
     cut = through([b'data: {"choices": []}\n\n', b'data: {"error": {"message": "' + SQ_KEY.encode() + b'"}}'])
     assert SQ_KEY.encode() not in cut and b"****" in cut and asked == [1]
+
+
+def test_an_answer_to_a_request_sent_before_the_guard_came_is_still_cleaned(flavour: str) -> None:
+    # A stock client shares its http_client with a factory made while the stock client's
+    # request is on the wire: the guard's response hook meets a request its request hook never
+    # saw, decides for it there, and still keeps the keys out of the error.
+    module = sdk_module()
+    made: list[Any] = []
+    body = json.dumps({"detail": ECHO}).encode()
+
+    with RawHttp(lambda seen: (400, [(b"Content-Type", b"application/json")], body)) as server:
+
+        def factory_made_now() -> None:
+            if not made:
+                factory = sq.create_client if flavour == "sync" else sq.create_async_client
+                made.append(
+                    factory(api_key=SQ_KEY, llm_api_key=LLM_KEY, base_url=server.url, http_client=http_client)
+                )
+
+        class Late(module.HTTPTransport):  # type: ignore[misc, name-defined]
+            def handle_request(self, request: Any) -> Any:
+                factory_made_now()
+                return super().handle_request(request)
+
+        class ALate(module.AsyncHTTPTransport):  # type: ignore[misc, name-defined]
+            async def handle_async_request(self, request: Any) -> Any:
+                factory_made_now()
+                return await super().handle_async_request(request)
+
+        http_client = (
+            module.Client(transport=Late()) if flavour == "sync" else module.AsyncClient(transport=ALate())
+        )
+        stock_cls = openai.OpenAI if flavour == "sync" else openai.AsyncOpenAI
+        stock = stock_cls(
+            api_key=SQ_KEY, base_url=f"{server.url}/control/chat/v1", http_client=http_client, max_retries=0
+        )
+
+        def call() -> Any:
+            answer = stock.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+            return answer if flavour == "sync" else run(answer)
+
+        with pytest.raises(openai.BadRequestError) as info:
+            call()
+    assert made  # the guard arrived while the request was out
+    assert_clean(info.value)
 
 
 def test_a_10_mb_detail_is_cut_to_a_few_kb_saying_so(flavour: str, sdk: Sdk) -> None:
